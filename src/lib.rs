@@ -1,0 +1,1 @@
+//! ddb-audit library.
