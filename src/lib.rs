@@ -3,6 +3,7 @@
 //! The pure core (no IO, no clock, no async) is [`value`], [`number`], [`record`], [`diff`],
 //! [`patch`], [`timestamp`], [`document`] and [`event`]. The rest talks to the world.
 
+pub mod bucket;
 pub mod diff;
 pub mod document;
 pub mod event;
@@ -10,7 +11,9 @@ pub mod keyarg;
 pub mod number;
 pub mod patch;
 pub mod record;
+pub mod timeline;
 pub mod timestamp;
+pub mod trail;
 pub mod value;
 
 pub use diff::{Change, Op, diff};

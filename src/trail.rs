@@ -1,0 +1,219 @@
+//! One item's audit trail in record mode: its objects in stream order, read back from S3.
+//!
+//! The function writes every document of an item under one prefix, named so that listing
+//! returns them in stream order. Stream sequence numbers are increasing but not dense, so a
+//! missing number proves nothing: what reveals tampering is the bucket's version history (an
+//! object with a second version was overwritten; a delete marker hides a deleted one). The
+//! types and their assembly are pure; only [`read`] talks to S3 (through [`crate::bucket`]).
+
+use serde_json::Value;
+
+use crate::bucket::{Bucket, BucketError, VersionRow};
+
+/// One object of the trail, in key order (which is stream order).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub key: String,
+    /// The document stored in the object's current version, when there is one that parses.
+    pub document: Option<Value>,
+    /// What makes this object untrustworthy or unusable, if anything.
+    pub problems: Vec<Problem>,
+}
+
+/// Why an object of the trail cannot be trusted as written by the function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The object has more than one version: something wrote it again after the function.
+    Overwritten { versions: usize },
+    /// The current version is a delete marker: the object was deleted.
+    Deleted,
+    /// The content is not a JSON document.
+    NotADocument { reason: String },
+    /// The document is an error document: the function could not read the stream record.
+    Unreadable { message: String },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Overwritten { versions } => {
+                write!(f, "overwritten after it was written ({versions} versions)")
+            }
+            Problem::Deleted => write!(f, "deleted (its latest version is a delete marker)"),
+            Problem::NotADocument { reason } => write!(f, "not an audit document: {reason}"),
+            Problem::Unreadable { message } => {
+                write!(f, "the stream record could not be read: {message}")
+            }
+        }
+    }
+}
+
+/// The versions of one key, newest first as S3 lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyHistory {
+    pub key: String,
+    /// Number of object versions (delete markers excluded).
+    pub versions: usize,
+    /// The latest version is a delete marker.
+    pub deleted: bool,
+}
+
+/// Groups a version listing by key, in ascending key order.
+pub fn group_versions(rows: &[VersionRow]) -> Vec<KeyHistory> {
+    let mut out: Vec<KeyHistory> = Vec::new();
+    let mut sorted: Vec<&VersionRow> = rows.iter().collect();
+    // Stable: S3 lists a key's versions newest first; keep that order within a key.
+    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    for row in sorted {
+        if out.last().is_none_or(|h| h.key != row.key) {
+            out.push(KeyHistory {
+                key: row.key.clone(),
+                versions: 0,
+                deleted: false,
+            });
+        }
+        let history = out.last_mut().expect("pushed above");
+        if row.delete_marker {
+            history.deleted |= row.is_latest;
+        } else {
+            history.versions += 1;
+        }
+    }
+    out
+}
+
+/// The problems the version history alone reveals.
+pub fn history_problems(history: &KeyHistory) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if history.deleted {
+        problems.push(Problem::Deleted);
+    }
+    if history.versions > 1 {
+        problems.push(Problem::Overwritten {
+            versions: history.versions,
+        });
+    }
+    problems
+}
+
+/// Parses one record-mode object: a single document (or an error document).
+pub fn parse_object(body: &[u8]) -> Result<Value, Problem> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| Problem::NotADocument {
+        reason: e.to_string(),
+    })?;
+    if !value.is_object() || value.get("schema").and_then(Value::as_str) != Some(crate::SCHEMA_ID) {
+        return Err(Problem::NotADocument {
+            reason: format!("no \"schema\": \"{}\"", crate::SCHEMA_ID),
+        });
+    }
+    Ok(value)
+}
+
+/// Builds an entry from a key's history and (when not deleted) its current content.
+pub fn entry(history: &KeyHistory, body: Option<&[u8]>) -> Entry {
+    let mut problems = history_problems(history);
+    let document = match body.map(parse_object) {
+        Some(Ok(doc)) => {
+            if let Some(message) = doc.pointer("/error/message").and_then(Value::as_str) {
+                problems.push(Problem::Unreadable {
+                    message: message.to_owned(),
+                });
+            }
+            Some(doc)
+        }
+        Some(Err(problem)) => {
+            problems.push(problem);
+            None
+        }
+        None => None,
+    };
+    Entry {
+        key: history.key.clone(),
+        document,
+        problems,
+    }
+}
+
+/// Reads every object under `item_prefix`, in stream order, with the problems found.
+pub async fn read(bucket: &Bucket, item_prefix: &str) -> Result<Vec<Entry>, BucketError> {
+    let rows = bucket.list_versions(item_prefix).await?;
+    let mut entries = Vec::new();
+    for history in group_versions(&rows) {
+        let body = if history.deleted || history.versions == 0 {
+            None
+        } else {
+            Some(bucket.get(&history.key).await?.body)
+        };
+        entries.push(entry(&history, body.as_deref()));
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(key: &str, latest: bool, marker: bool) -> VersionRow {
+        VersionRow {
+            key: key.into(),
+            version_id: None,
+            is_latest: latest,
+            delete_marker: marker,
+        }
+    }
+
+    // A key written once has one version and no problem; ordering follows the key.
+    #[test]
+    fn untouched_objects_have_no_problems() {
+        let groups = group_versions(&[row("b", true, false), row("a", true, false)]);
+        assert_eq!(
+            groups.iter().map(|g| g.key.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert!(groups.iter().all(|g| history_problems(g).is_empty()));
+    }
+
+    // A second version means the object was overwritten behind the function's back.
+    #[test]
+    fn second_version_is_an_overwrite() {
+        let groups = group_versions(&[row("a", true, false), row("a", false, false)]);
+        assert_eq!(
+            history_problems(&groups[0]),
+            [Problem::Overwritten { versions: 2 }]
+        );
+    }
+
+    // A delete marker on top hides a deleted object; an older marker does not.
+    #[test]
+    fn latest_delete_marker_is_a_deletion() {
+        let deleted = group_versions(&[row("a", true, true), row("a", false, false)]);
+        assert_eq!(history_problems(&deleted[0]), [Problem::Deleted]);
+        let restored = group_versions(&[row("a", true, false), row("a", false, true)]);
+        assert!(!restored[0].deleted);
+    }
+
+    // Error documents and garbage are reported, not silently skipped.
+    #[test]
+    fn unreadable_and_garbage_objects_are_problems() {
+        let h = KeyHistory {
+            key: "k".into(),
+            versions: 1,
+            deleted: false,
+        };
+        let err = br#"{"schema":"ddb-audit/1","event_id":null,"error":{"message":"bad"},"raw":{}}"#;
+        assert_eq!(
+            entry(&h, Some(err)).problems,
+            [Problem::Unreadable {
+                message: "bad".into()
+            }]
+        );
+        let garbage = entry(&h, Some(b"nope"));
+        assert!(garbage.document.is_none());
+        assert!(matches!(
+            garbage.problems[..],
+            [Problem::NotADocument { .. }]
+        ));
+        let other = entry(&h, Some(br#"{"schema":"other"}"#));
+        assert!(matches!(other.problems[..], [Problem::NotADocument { .. }]));
+    }
+}
