@@ -6,6 +6,7 @@
 pub mod diff;
 pub mod document;
 pub mod event;
+pub mod key;
 pub mod number;
 pub mod patch;
 pub mod record;
