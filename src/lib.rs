@@ -7,6 +7,7 @@ pub mod bucket;
 pub mod diff;
 pub mod document;
 pub mod event;
+pub mod key;
 pub mod keyarg;
 pub mod number;
 pub mod patch;
