@@ -11,6 +11,7 @@ pub mod key;
 pub mod keyarg;
 pub mod number;
 pub mod patch;
+pub mod plain;
 pub mod record;
 pub mod timeline;
 pub mod timestamp;
