@@ -206,6 +206,25 @@ impl Bucket {
         Ok(out)
     }
 
+    /// Whether anything (an object version or a delete marker) was ever written under `prefix`.
+    pub async fn list_versions_exist(&self, prefix: &str) -> Result<bool, BucketError> {
+        let page = self
+            .client
+            .list_object_versions()
+            .bucket(&self.name)
+            .prefix(prefix)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| {
+                request_error(
+                    format!("listing versions of s3://{}/{prefix}", self.name),
+                    e,
+                )
+            })?;
+        Ok(!page.versions().is_empty() || !page.delete_markers().is_empty())
+    }
+
     /// Every version and delete marker under `prefix`.
     pub async fn list_versions(&self, prefix: &str) -> Result<Vec<VersionRow>, BucketError> {
         let mut rows = Vec::new();

@@ -1,9 +1,12 @@
 //! ddb-audit: DynamoDB Streams records in, diff-annotated audit documents out.
 //!
 //! The pure core (no IO, no clock, no async) is [`value`], [`number`], [`record`], [`diff`],
-//! [`patch`], [`timestamp`], [`document`] and [`event`]. The rest talks to the world.
+//! [`patch`], [`timestamp`], [`document`] and [`event`], plus the object [`key`] layout and the
+//! auditor's pure parts ([`keyarg`], [`timeline`], [`replay`], [`plain`]). The rest talks to the world:
+//! [`bucket`] (S3, read side), [`trail`], [`verify`] and [`command`] drive it.
 
 pub mod bucket;
+pub mod command;
 pub mod diff;
 pub mod document;
 pub mod event;
@@ -13,10 +16,12 @@ pub mod number;
 pub mod patch;
 pub mod plain;
 pub mod record;
+pub mod replay;
 pub mod timeline;
 pub mod timestamp;
 pub mod trail;
 pub mod value;
+pub mod verify;
 
 pub use diff::{Change, Op, diff};
 pub use document::{RenderOptions, Rendered, render_record};

@@ -1,1 +1,153 @@
-fn main() {}
+//! `ddb-audit`: the auditor's command line. Parses arguments and passes them on to the
+//! library ([`ddb_audit::command`]); every failure becomes one line on stderr and a
+//! non-zero exit status, never a panic or a backtrace.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use ddb_audit::Timestamp;
+use ddb_audit::command::{self, CommandError, ItemRef, Location};
+
+/// Reads the ddb-audit trail in S3: one item's history, the item at a past time, and
+/// whether the trail is intact.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ddb-audit",
+    version,
+    after_help = "S3 access follows the AWS SDK (credentials chain, AWS_REGION, AWS_ENDPOINT_URL_S3) and \
+                  AUDIT_S3_FORCE_PATH_STYLE=true for local S3 servers, like the function.\n\
+                  Exit status: 0 ok, 1 error, 2 problems found (verify, history) or an uncertain answer (replay)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct BucketArgs {
+    /// The audit bucket (the function's AUDIT_BUCKET).
+    #[arg(long)]
+    bucket: String,
+    /// The key prefix (the function's AUDIT_PREFIX).
+    #[arg(long, default_value = "audit/")]
+    prefix: String,
+}
+
+#[derive(Debug, Args)]
+struct ItemArgs {
+    #[command(flatten)]
+    bucket: BucketArgs,
+    /// The DynamoDB table name.
+    #[arg(long)]
+    table: String,
+    /// The item's primary key, e.g. 'pk=ORDER#1,sk:N=7' (see --help).
+    #[arg(long, long_help = ddb_audit::keyarg::SHORTHAND_HELP)]
+    key: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Every change to one item, oldest first, as a readable timeline.
+    History {
+        #[command(flatten)]
+        item: ItemArgs,
+        /// Print the audit documents as JSON Lines instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The item as it was at a time, rebuilt from its trail (typed DynamoDB JSON).
+    Replay {
+        #[command(flatten)]
+        item: ItemArgs,
+        /// RFC 3339 time, e.g. 2026-11-27T14:00:00Z (or "now"). Records at exactly this time count.
+        #[arg(long)]
+        at: String,
+        /// Print plain JSON (numbers exact, binary as base64, sets as arrays) instead of typed JSON.
+        #[arg(long)]
+        plain: bool,
+    },
+    /// Checks every object under the prefix: schema, stored SHA-256, key, Object Lock, versions.
+    Verify {
+        #[command(flatten)]
+        bucket: BucketArgs,
+    },
+}
+
+fn location(args: &BucketArgs) -> Location {
+    Location {
+        bucket: args.bucket.clone(),
+        prefix: args.prefix.clone(),
+    }
+}
+
+fn item(args: &ItemArgs) -> ItemRef {
+    ItemRef {
+        table: args.table.clone(),
+        key: args.key.clone(),
+    }
+}
+
+fn now() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Timestamp {
+        unix_millis: millis,
+    }
+}
+
+async fn run(cli: Cli) -> Result<i32, CommandError> {
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
+    match &cli.command {
+        Command::History { item: args, json } => {
+            command::history(
+                &location(&args.bucket),
+                &item(args),
+                *json,
+                &mut out,
+                &mut err,
+            )
+            .await
+        }
+        Command::Replay {
+            item: args,
+            at,
+            plain,
+        } => {
+            let time = command::parse_at(at, now())?;
+            command::replay(
+                &location(&args.bucket),
+                &item(args),
+                time,
+                *plain,
+                &mut out,
+                &mut err,
+            )
+            .await
+        }
+        Command::Verify { bucket } => command::verify(&location(bucket), &mut out, &mut err).await,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ddb-audit: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("ddb-audit: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

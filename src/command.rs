@@ -1,0 +1,351 @@
+//! The auditor's commands (`history`, `replay`, `verify`): argument meaning to output.
+//!
+//! Each command reads the bucket through [`crate::bucket`], hands the objects to the pure
+//! modules ([`crate::trail`], [`crate::timeline`], [`crate::replay`], [`crate::verify`])
+//! and writes what they say to the given outputs. The binary only parses arguments and
+//! turns a [`CommandError`] into one line on stderr and an exit status.
+
+use std::io::Write;
+
+use serde_json::{Map, Value};
+
+use crate::bucket::{Bucket, BucketError};
+use crate::key;
+use crate::keyarg::{self, KeyArgError};
+use crate::plain;
+use crate::replay::{self, State};
+use crate::timeline;
+use crate::timestamp::Timestamp;
+use crate::trail::{self, Entry, Problem};
+use crate::value::Item;
+use crate::verify;
+
+/// Exit status when the command ran but found problems (verify) or doubts (replay).
+pub const EXIT_FINDINGS: i32 = 2;
+
+/// Why a command could not give an answer. Each displays as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("--key: {0}")]
+    Key(#[from] KeyArgError),
+    #[error(
+        "--at: {0:?} is not an RFC 3339 time (e.g. 2026-11-27T14:00:00Z or 2026-11-27T14:00:00.000+09:00)"
+    )]
+    Time(String),
+    #[error("{0}")]
+    Bucket(#[from] BucketError),
+    #[error(
+        "s3://{bucket}/{table_prefix} is written in batch mode (gzip JSON Lines under dt=/hour= partitions), which has no per-item objects: query it with Athena instead (see docs/cli.md, \"Batch mode\"), e.g. SELECT * FROM audit WHERE table = '{table}' AND key = '<typed key JSON>' ORDER BY source.sequence_number"
+    )]
+    BatchMode {
+        bucket: String,
+        table_prefix: String,
+        table: String,
+    },
+    #[error("no audit records for table {table:?} under s3://{bucket}/{prefix}{hint}")]
+    NoTable {
+        bucket: String,
+        prefix: String,
+        table: String,
+        hint: String,
+    },
+    #[error(
+        "no audit records for this key under s3://{bucket}/{item_prefix} (check --table and --key; its types matter: the string \"7\" is not the number 7)"
+    )]
+    NoItem { bucket: String, item_prefix: String },
+    #[error("writing output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// Where to look: the bucket and the function's `AUDIT_PREFIX`.
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub bucket: String,
+    pub prefix: String,
+}
+
+/// One item: its table and its `--key` text.
+#[derive(Debug, Clone)]
+pub struct ItemRef {
+    pub table: String,
+    pub key: String,
+}
+
+/// Parses `--at`: RFC 3339, or `now` (the caller's clock, passed in).
+pub fn parse_at(text: &str, now: Timestamp) -> Result<Timestamp, CommandError> {
+    if text.eq_ignore_ascii_case("now") {
+        return Ok(now);
+    }
+    Timestamp::parse_rfc3339(text).ok_or_else(|| CommandError::Time(text.to_owned()))
+}
+
+/// The typed key, parsed and checked the way the function reads keys.
+fn parse_key(text: &str) -> Result<(Map<String, Value>, Item<'static>), CommandError> {
+    let typed = keyarg::parse(text)?;
+    let item = serde_json::from_value::<Item>(Value::Object(typed.clone()))
+        .map(Item::into_owned)
+        .map_err(|e| KeyArgError::Json(e.to_string()))?;
+    Ok((typed, item))
+}
+
+/// Finds the item's prefix, explaining batch mode and unknown tables instead of "empty".
+async fn item_prefix(
+    bucket: &Bucket,
+    at: &Location,
+    item: &ItemRef,
+    keys: &Item<'_>,
+) -> Result<String, CommandError> {
+    bucket.check().await?;
+    let prefix = key::item_prefix(&at.prefix, &item.table, keys);
+    if !bucket.list_versions_exist(&prefix).await? {
+        let table_prefix = key::table_prefix(&at.prefix, &item.table);
+        let below = bucket.list_prefixes(&table_prefix, "/").await?;
+        let rest = |p: &String| p[table_prefix.len()..].to_owned();
+        if below.iter().map(rest).any(|p| p.starts_with("dt="))
+            && !below.iter().map(rest).any(|p| p.starts_with("item="))
+        {
+            return Err(CommandError::BatchMode {
+                bucket: bucket.name().to_owned(),
+                table_prefix,
+                table: item.table.clone(),
+            });
+        }
+        if below.is_empty() {
+            let tables: Vec<String> = bucket
+                .list_prefixes(&at.prefix, "/")
+                .await?
+                .into_iter()
+                .filter_map(|p| {
+                    p[at.prefix.len()..]
+                        .strip_prefix("table=")
+                        .map(|t| t.trim_end_matches('/').to_owned())
+                })
+                .collect();
+            let hint = if tables.is_empty() {
+                " (nothing is there: check --bucket and --prefix)".to_owned()
+            } else {
+                format!(" (tables found: {})", tables.join(", "))
+            };
+            return Err(CommandError::NoTable {
+                bucket: bucket.name().to_owned(),
+                prefix: at.prefix.clone(),
+                table: item.table.clone(),
+                hint,
+            });
+        }
+        return Err(CommandError::NoItem {
+            bucket: bucket.name().to_owned(),
+            item_prefix: prefix,
+        });
+    }
+    Ok(prefix)
+}
+
+/// Error documents of unreadable records that name this item (when their raw keys are
+/// readable), placed in stream order among the item's documents.
+async fn unreadable_for(
+    bucket: &Bucket,
+    at: &Location,
+    table: &str,
+    typed_key: &Map<String, Value>,
+) -> Result<Vec<Entry>, CommandError> {
+    let prefix = format!("{}unreadable/", at.prefix);
+    let rows = bucket.list_versions(&prefix).await?;
+    let mut out = Vec::new();
+    for history in trail::group_versions(&rows) {
+        if history.deleted || history.versions == 0 {
+            continue;
+        }
+        let fetched = bucket.get(&history.key).await?;
+        let Ok(doc) = serde_json::from_slice::<Value>(&fetched.body) else {
+            continue;
+        };
+        let raw = doc.get("raw");
+        let raw_table = raw
+            .and_then(|r| r.get("eventSourceARN"))
+            .and_then(Value::as_str)
+            .and_then(|arn| arn.split(":table/").nth(1))
+            .and_then(|rest| rest.split('/').next());
+        let raw_keys = raw
+            .and_then(|r| r.pointer("/dynamodb/Keys"))
+            .and_then(Value::as_object);
+        if raw_table == Some(table) && raw_keys == Some(typed_key) {
+            out.push(trail::entry(&history, Some(&fetched.body)));
+        }
+    }
+    Ok(out)
+}
+
+/// Merges entries by their leaf name (both layouts start it with the padded sequence number).
+fn merge_in_stream_order(mut entries: Vec<Entry>, extra: Vec<Entry>) -> Vec<Entry> {
+    entries.extend(extra);
+    let leaf = |e: &Entry| e.key.rsplit('/').next().unwrap_or_default().to_owned();
+    entries.sort_by_key(leaf);
+    entries
+}
+
+async fn read_item(
+    at: &Location,
+    item: &ItemRef,
+) -> Result<(Map<String, Value>, Vec<Entry>), CommandError> {
+    let (typed, keys) = parse_key(&item.key)?;
+    let bucket = Bucket::from_env(&at.bucket).await?;
+    let prefix = item_prefix(&bucket, at, item, &keys).await?;
+    let entries = trail::read(&bucket, &prefix).await?;
+    let unreadable = unreadable_for(&bucket, at, &item.table, &typed).await?;
+    Ok((typed, merge_in_stream_order(entries, unreadable)))
+}
+
+/// `ddb-audit history`: the item's timeline, or its documents as JSON Lines.
+pub async fn history(
+    at: &Location,
+    item: &ItemRef,
+    json: bool,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> Result<i32, CommandError> {
+    let (typed, entries) = read_item(at, item).await?;
+    if json {
+        for entry in &entries {
+            if let Some(doc) = &entry.document {
+                writeln!(out, "{doc}")?;
+            }
+            for problem in &entry.problems {
+                writeln!(err, "ddb-audit: {}: {problem}", entry.key)?;
+            }
+        }
+    } else {
+        write!(out, "{}", timeline::render(&item.table, &typed, &entries))?;
+    }
+    let problems = entries.iter().any(|e| {
+        e.problems
+            .iter()
+            .any(|p| !matches!(p, Problem::Unreadable { .. }))
+    });
+    Ok(if problems { EXIT_FINDINGS } else { 0 })
+}
+
+/// `ddb-audit replay`: the item at a time, typed JSON (or plain), doubts on stderr.
+pub async fn replay(
+    at: &Location,
+    item: &ItemRef,
+    time: Timestamp,
+    plain_json: bool,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> Result<i32, CommandError> {
+    let (_, entries) = read_item(at, item).await?;
+    let result = replay::replay(&entries, time);
+    let when = time.to_rfc3339();
+    match &result.state {
+        State::Present(item) => {
+            let typed = serde_json::to_value(item).expect("an item serializes");
+            let text = match (&typed, plain_json) {
+                (Value::Object(map), true) => plain::item_to_plain(map),
+                _ => typed.to_string(),
+            };
+            writeln!(out, "{text}")?;
+        }
+        State::Absent => {
+            writeln!(out, "null")?;
+            match &result.last_change {
+                Some(last) => writeln!(
+                    err,
+                    "ddb-audit: the item did not exist at {when} (deleted by the record of {last})"
+                )?,
+                None => writeln!(
+                    err,
+                    "ddb-audit: the item did not exist at {when} (its first record is later)"
+                )?,
+            }
+        }
+        State::Unknown => {
+            writeln!(out, "null")?;
+            writeln!(
+                err,
+                "ddb-audit: the trail cannot tell what the item looked like at {when}"
+            )?;
+        }
+    }
+    for note in &result.notes {
+        writeln!(err, "ddb-audit: note: {note}")?;
+    }
+    if result.uncertainties.is_empty() {
+        return Ok(0);
+    }
+    writeln!(
+        err,
+        "ddb-audit: UNCERTAIN: the trail has {} gap(s) before {when}:",
+        result.uncertainties.len()
+    )?;
+    for u in &result.uncertainties {
+        writeln!(err, "  {u}")?;
+    }
+    Ok(EXIT_FINDINGS)
+}
+
+/// `ddb-audit verify`: every object checked; summary and findings on `out`, progress on `err`.
+pub async fn verify(
+    at: &Location,
+    out: &mut impl Write,
+    err: &mut (impl Write + Send),
+) -> Result<i32, CommandError> {
+    let bucket = Bucket::from_env(&at.bucket).await?;
+    bucket.check().await?;
+    let progress = std::sync::Mutex::new(err);
+    let report = verify::run(&bucket, &at.prefix, 1000, |done, total| {
+        if let Ok(mut e) = progress.lock() {
+            let _ = writeln!(e, "ddb-audit: verified {done}/{total} objects");
+        }
+    })
+    .await?;
+    write!(out, "{}", report.render(&at.bucket, &at.prefix))?;
+    Ok(if report.problems() > 0 {
+        EXIT_FINDINGS
+    } else {
+        0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(key: &str) -> Entry {
+        Entry {
+            key: key.into(),
+            document: None,
+            problems: vec![],
+        }
+    }
+
+    // An unreadable record of the item lands between the documents around it in the stream.
+    #[test]
+    fn unreadable_records_are_placed_in_stream_order() {
+        let item = vec![
+            entry("a/table=T/item=pk=x/0001-e1.json"),
+            entry("a/table=T/item=pk=x/0003-e3.json"),
+        ];
+        let merged = merge_in_stream_order(item, vec![entry("a/unreadable/0002-e2.json")]);
+        let keys: Vec<&str> = merged.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "a/table=T/item=pk=x/0001-e1.json",
+                "a/unreadable/0002-e2.json",
+                "a/table=T/item=pk=x/0003-e3.json"
+            ]
+        );
+    }
+
+    // `--at now` uses the caller's clock; anything else must be RFC 3339.
+    #[test]
+    fn at_accepts_rfc3339_or_now() {
+        let now = Timestamp { unix_millis: 42 };
+        assert_eq!(parse_at("now", now).unwrap(), now);
+        assert!(matches!(
+            parse_at("yesterday", now),
+            Err(CommandError::Time(_))
+        ));
+    }
+}
