@@ -1,0 +1,281 @@
+"""The end-to-end proof: a real (moto) stream, the real function, the real CLI.
+
+Against moto server (fixtures from conftest.py): a table with a NEW_AND_OLD_IMAGES stream
+takes the scripted workload of scripts/workload.py (540 writes over 32 items: puts, nested
+map updates, list appends and removals, SS/NS/BS ADD and DELETE, 38-digit numbers, binary,
+deletes and re-creations), recording each item's state after every write and at phase
+boundaries. The stream is read with DescribeStream + GetShardIterator(TRIM_HORIZON) +
+GetRecords over all shards, wrapped into Lambda events as Lambda does (eventSourceARN
+added) in batches of 100, and delivered through `cargo lambda watch` / invoke, one batch
+twice. Then:
+
+- exactly one audit document per stream record, none duplicated (every object version is
+  listed: one version per key, one key per record);
+- for every item, `ddb-audit replay --at <now>` equals the item a Scan returns, and at each
+  phase boundary equals the state the workload recorded then;
+- `ddb-audit verify` passes, and fails, naming the object, after one object is overwritten
+  and another deleted behind the function's back.
+
+Phase boundaries: the stream stamps records with the server's clock. moto gives
+milliseconds; DynamoDB may give whole seconds. The workload ends each phase, then waits
+until just past the next whole second before starting the next, and the boundary is the
+last millisecond before that second (see workload._wait_for_boundary). So every record of
+phase k has a time <= boundary k, every later one > boundary k, even with whole-second
+stamps, and replaying at boundary k must give exactly the states recorded at its end.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+import workload  # noqa: E402
+
+TABLE = "Orders"
+BATCH = 100
+
+
+# --- comparing typed values with DynamoDB's equality (numbers by value, sets as sets) -------------
+
+def norm(typed: dict):
+    (kind, value), = typed.items()
+    if kind == "N":
+        return ("N", Decimal(value))
+    if kind == "NS":
+        return ("NS", frozenset(Decimal(v) for v in value))
+    if kind == "SS":
+        return ("SS", frozenset(value))
+    if kind == "B":
+        return ("B", base64.b64decode(value))
+    if kind == "BS":
+        return ("BS", frozenset(base64.b64decode(v) for v in value))
+    if kind == "L":
+        return ("L", tuple(norm(v) for v in value))
+    if kind == "M":
+        return ("M", norm_item(value))
+    return (kind, value)
+
+
+def norm_item(item: dict | None):
+    if item is None:
+        return None
+    return tuple(sorted((name, norm(v)) for name, v in item.items()))
+
+
+def shorthand(key: dict) -> str:
+    """The --key shorthand of a typed key (exercises its escaping)."""
+    parts = []
+    for name, typed in key.items():
+        (kind, value), = typed.items()
+        esc = lambda s: s.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(":", "\\:")  # noqa: E731
+        parts.append(f"{esc(name)}:{kind}={esc(value)}")
+    return ",".join(parts)
+
+
+# --- the CLI -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def ddb_audit_bin() -> Path:
+    """The ddb-audit binary, built once (debug profile: the CLI is not on the hot path)."""
+    subprocess.run(["cargo", "build", "--quiet", "--bin", "ddb-audit"], cwd=ROOT, check=True)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    return target / "debug" / "ddb-audit"
+
+
+class Cli:
+    def __init__(self, binary: Path, endpoint: str, bucket: str, prefix: str):
+        self.binary, self.bucket, self.prefix = binary, bucket, prefix
+        self.env = dict(
+            os.environ,
+            AWS_ENDPOINT_URL_S3=endpoint,
+            AUDIT_S3_FORCE_PATH_STYLE="true",
+            AWS_ACCESS_KEY_ID=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+            AWS_SECRET_ACCESS_KEY=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+            AWS_REGION=os.environ.get("AWS_REGION", "us-east-1"),
+        )
+
+    def run(self, *args: str, bucket: str | None = None) -> subprocess.CompletedProcess:
+        cmd = [str(self.binary), *args, "--bucket", bucket or self.bucket, "--prefix", self.prefix]
+        return subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=120)
+
+    def replay(self, key: dict, at: str) -> tuple[dict | None, subprocess.CompletedProcess]:
+        out = self.run("replay", "--table", TABLE, "--key", json.dumps(key), "--at", at)
+        assert out.returncode == 0, f"replay {key} at {at}: exit {out.returncode}\n{out.stderr}"
+        return json.loads(out.stdout), out
+
+
+# --- the scenario: workload, stream, delivery (once per module) ---------------------------------
+
+@pytest.fixture(scope="module")
+def scenario(dynamodb, dynamodbstreams, s3, audit_bucket, lambda_watch, moto_endpoint, ddb_audit_bin):
+    started = time.monotonic()
+    stream_arn = workload.create_table(dynamodb, TABLE)
+    work = workload.run(dynamodb, TABLE, items=32, writes=540, phases=5, seed=7)
+    records = workload.read_stream(dynamodbstreams, stream_arn)
+    events = workload.lambda_events(records, stream_arn, batch=BATCH)
+    # Batch 1 is delivered twice (a Lambda retry): it must change nothing.
+    deliveries = events[:2] + [events[1]] + events[2:]
+    responses = [lambda_watch.invoke(event) for event in deliveries]
+    final_at = workload.rfc3339(time.time())
+    bucket_name = audit_bucket if isinstance(audit_bucket, str) else audit_bucket.name
+    prefix = getattr(lambda_watch, "prefix", "audit/")
+    cli = Cli(ddb_audit_bin, moto_endpoint, bucket_name, prefix)
+    setup_seconds = time.monotonic() - started
+    print(f"\nscenario: {work.writes} writes, {len(records)} records, {len(deliveries)} deliveries, {setup_seconds:.1f}s")
+    return {
+        "work": work, "records": records, "responses": responses, "final_at": final_at,
+        "cli": cli, "bucket": bucket_name, "prefix": prefix, "stream_arn": stream_arn,
+    }
+
+
+def all_versions(s3, bucket: str, prefix: str) -> tuple[list[dict], list[dict]]:
+    versions, markers = [], []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        versions.extend(page.get("Versions", []))
+        markers.extend(page.get("DeleteMarkers", []))
+    return versions, markers
+
+
+# --- the assertions ----------------------------------------------------------------------------
+
+def test_workload_is_what_the_issue_asks(scenario):
+    """The workload is big and varied enough to mean something."""
+    work, records = scenario["work"], scenario["records"]
+    assert work.writes >= 500 and len(work.keys) >= 24
+    ops = {op for _, op, _, _ in work.log}
+    for needed in ["put", "set-nested-map", "list-append", "list-remove", "ss-add", "ss-delete",
+                   "ns-add", "ns-delete", "set-big-number", "set-binary", "delete"]:
+        assert needed in ops, needed
+    names = [r["eventName"] for r in records]
+    assert {"INSERT", "MODIFY", "REMOVE"} <= set(names)
+    recreated = [kid for kid in {k for k, _, _, _ in work.log}
+                 if [op for k, op, _, _ in work.log if k == kid].count("put") >= 2]
+    assert recreated, "some deleted item is created again"
+    assert len(records) == work.writes, "moto emits one record per write here"
+
+
+def test_every_delivery_succeeds(scenario):
+    """No delivery reports a failed record (the re-delivered batch included)."""
+    for response in scenario["responses"]:
+        assert response.get("batchItemFailures", []) == [], response
+
+
+def test_exactly_one_document_per_record(scenario, s3):
+    """One object per stream record, each written once: the retried batch wrote nothing new."""
+    versions, markers = all_versions(s3, scenario["bucket"], scenario["prefix"])
+    assert markers == []
+    keys = [v["Key"] for v in versions]
+    assert len(keys) == len(set(keys)), "an object has more than one version"
+    assert len(keys) == len(scenario["records"])
+    event_ids = {r["eventID"] for r in scenario["records"]}
+    assert len(event_ids) == len(scenario["records"])
+    assert {k.rsplit("-", 1)[-1].removesuffix(".json") for k in keys} == event_ids
+
+
+def test_history_lists_every_record_of_each_item(scenario):
+    """`history --json` of each item gives its records, in stream order, once each."""
+    cli, records = scenario["cli"], scenario["records"]
+    by_item: dict[str, list[str]] = {}
+    for r in records:
+        by_item.setdefault(workload.key_id(r["dynamodb"]["Keys"]), []).append(r["eventID"])
+
+    def one(key):
+        out = cli.run("history", "--table", TABLE, "--key", shorthand(key), "--json")
+        assert out.returncode == 0, out.stderr
+        return [json.loads(line)["event_id"] for line in out.stdout.splitlines()]
+
+    keys = scenario["work"].keys
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(one, keys))
+    for key, ids in zip(keys, got):
+        assert ids == by_item.get(workload.key_id(key), []), key
+
+
+def test_replay_now_equals_scan(scenario, dynamodb):
+    """For every item, the replay at the end equals what a Scan returns (typed, numbers by value)."""
+    cli = scenario["cli"]
+    scanned = {}
+    for page in dynamodb.get_paginator("scan").paginate(TableName=TABLE, ConsistentRead=True):
+        for item in page["Items"]:
+            scanned[workload.key_id({"pk": item["pk"], "sk": item["sk"]})] = item
+    keys = scenario["work"].keys
+    with ThreadPoolExecutor(4) as pool:
+        replayed = list(pool.map(lambda k: cli.replay(k, scenario["final_at"])[0], keys))
+    assert any(r is None for r in replayed) and any(r is not None for r in replayed)
+    for key, item in zip(keys, replayed):
+        assert norm_item(item) == norm_item(scanned.get(workload.key_id(key))), key
+
+
+def test_replay_at_each_boundary_equals_recorded_state(scenario):
+    """At every phase boundary, every item replays to the state recorded after that phase."""
+    cli, work = scenario["cli"], scenario["work"]
+    jobs = [(b, k) for b in work.boundaries for k in work.keys]
+    with ThreadPoolExecutor(4) as pool:
+        replayed = list(pool.map(lambda job: cli.replay(job[1], job[0].at)[0], jobs))
+    mismatches = [
+        (b.at, k) for (b, k), got in zip(jobs, replayed)
+        if norm_item(got) != norm_item(b.states[workload.key_id(k)])
+    ]
+    assert mismatches == []
+    # The boundaries really are intermediate: the states differ from one to the next.
+    assert len({json.dumps(b.states, sort_keys=True) for b in work.boundaries}) == len(work.boundaries)
+
+
+def test_cli_errors_are_one_line(scenario):
+    """A bad key, a bad time and a missing bucket each give one line on stderr and exit 1."""
+    cli = scenario["cli"]
+    for args, bucket, expected in [
+        (["replay", "--table", TABLE, "--key", "pk:X=1", "--at", "now"], None, "--key"),
+        (["replay", "--table", TABLE, "--key", "pk=a", "--at", "yesterday"], None, "--at"),
+        (["history", "--table", TABLE, "--key", "pk=a"], "no-such-bucket-here", "no such bucket"),
+        (["verify"], "no-such-bucket-here", "no such bucket"),
+    ]:
+        out = cli.run(*args, bucket=bucket)
+        assert out.returncode == 1, (args, out)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and expected in lines[0], (args, out.stderr)
+        assert "panicked" not in out.stderr
+
+
+def test_verify_passes_then_catches_tampering(scenario, s3):
+    """verify passes on the function's work, then names an overwritten and a deleted object.
+
+    Runs last: it tampers with the bucket.
+    """
+    cli, bucket, prefix = scenario["cli"], scenario["bucket"], scenario["prefix"]
+    out = cli.run("verify")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"{len(scenario['records'])} objects" in out.stdout
+
+    versions, _ = all_versions(s3, bucket, prefix)
+    keys = sorted(v["Key"] for v in versions)
+    overwritten, deleted = keys[3], keys[-3]
+    body = s3.get_object(Bucket=bucket, Key=overwritten)["Body"].read()
+    forged = body.replace(b'"ttl_expiry":false', b'"ttl_expiry":true')
+    assert forged != body
+    s3.put_object(Bucket=bucket, Key=overwritten, Body=forged, ChecksumAlgorithm="SHA256")
+    s3.delete_object(Bucket=bucket, Key=deleted)  # a delete marker: Object Lock allows it
+
+    out = cli.run("verify")
+    assert out.returncode != 0
+    problems = [line for line in out.stdout.splitlines() if line.startswith("PROBLEM")]
+    assert any(overwritten in p and "overwritten" in p for p in problems), out.stdout
+    assert any(deleted in p and "deleted" in p for p in problems), out.stdout
+    assert len({p.split()[1] for p in problems}) == 2, problems
+
+    # Replay of the tampered item says its answer is uncertain, naming the object.
+    doc = json.loads(body)
+    replay = cli.run("replay", "--table", TABLE, "--key", json.dumps(doc["key"]), "--at", scenario["final_at"])
+    assert replay.returncode == 2, replay.stderr
+    assert "UNCERTAIN" in replay.stderr and overwritten in replay.stderr
