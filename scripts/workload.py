@@ -73,6 +73,18 @@ def key_id(key: dict) -> str:
     return json.dumps(key, sort_keys=True, ensure_ascii=False)
 
 
+def shorthand(key: dict) -> str:
+    """A typed key as `ddb-audit --key` shorthand: NAME:TYPE=VALUE, with `\\ , = :` escaped."""
+    def esc(text: str) -> str:
+        return text.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(":", "\\:")
+
+    parts = []
+    for name, typed in key.items():
+        (kind, value), = typed.items()
+        parts.append(esc(name) + ("" if kind == "S" else f":{kind}") + "=" + esc(value))
+    return ",".join(parts)
+
+
 @dataclass
 class Boundary:
     """An instant between two phases, and every item's state then (None: absent)."""
@@ -313,3 +325,58 @@ def lambda_events(records: list[dict], stream_arn: str, batch: int = 100) -> lis
     """The records as Lambda delivers them: `{"Records": [...]}`, eventSourceARN added."""
     wrapped = [dict(r, eventSourceARN=stream_arn) for r in records]
     return [{"Records": wrapped[i:i + batch]} for i in range(0, len(wrapped), batch)]
+
+
+def create_audit_bucket(s3, name: str, retention_days: int = 1) -> None:
+    """An Object Lock bucket (versioning on) with a default GOVERNANCE retention, like the template's."""
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket=name,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": retention_days}},
+        },
+    )
+
+
+def _demo(argv: list[str]) -> int:
+    """`python scripts/workload.py demo ENDPOINT OUTDIR`: what scripts/demo needs, as files.
+
+    Creates the audit bucket and the table, runs a short workload, reads the stream and writes
+    OUTDIR/event-NN.json (Lambda events) and OUTDIR/info.json (the item to show, times).
+    """
+    import boto3
+    from pathlib import Path
+
+    endpoint, out = argv[0], Path(argv[1])
+    bucket, table = "ddb-audit-demo", "Orders"
+    clients = {n: boto3.client(n, endpoint_url=endpoint) for n in ["s3", "dynamodb", "dynamodbstreams"]}
+    create_audit_bucket(clients["s3"], bucket)
+    arn = create_table(clients["dynamodb"], table)
+    work = run(clients["dynamodb"], table, items=8, writes=60, phases=3, seed=11)
+    records = read_stream(clients["dynamodbstreams"], arn)
+    events = lambda_events(records, arn, batch=25)
+    for i, event in enumerate(events):
+        (out / f"event-{i:02d}.json").write_text(json.dumps(event))
+    # Show the item with the most changes that still exists at the end.
+    counts: dict[str, int] = {}
+    for r in records:
+        kid = key_id(r["dynamodb"]["Keys"])
+        counts[kid] = counts.get(kid, 0) + 1
+    final = work.boundaries[-1].states
+    kid = max((k for k in counts if final.get(k) is not None), key=lambda k: counts[k])
+    (out / "info.json").write_text(json.dumps({
+        "bucket": bucket, "table": table, "key": json.loads(kid), "key_arg": shorthand(json.loads(kid)),
+        "records": len(records),
+        "batches": len(events), "writes": work.writes, "replay_at": work.boundaries[0].at,
+    }, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) >= 4 and sys.argv[1] == "demo":
+        sys.exit(_demo(sys.argv[2:]))
+    print("usage: workload.py demo ENDPOINT OUTDIR", file=sys.stderr)
+    sys.exit(2)
