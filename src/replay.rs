@@ -14,7 +14,7 @@ use crate::diff::Change;
 use crate::patch;
 use crate::timestamp::Timestamp;
 use crate::trail::Entry;
-use crate::value::{Item, spec_eq_item};
+use crate::value::{AttributeValue, Item, spec_eq};
 
 /// What the trail says about the item at the requested time.
 #[derive(Debug, Clone)]
@@ -70,11 +70,8 @@ fn read_doc(doc: &Value) -> Result<Doc, String> {
     let changes = match doc.get("changes") {
         None | Some(Value::Null) => None,
         Some(v) => Some(
-            serde_json::from_value::<Vec<Change>>(v.clone())
-                .map_err(|e| format!("changes: {e}"))?
-                .into_iter()
-                .map(Change::into_owned)
-                .collect(),
+            serde_json::from_value::<Vec<Change<'static>>>(v.clone())
+                .map_err(|e| format!("changes: {e}"))?,
         ),
     };
     Ok(Doc {
@@ -98,6 +95,11 @@ fn read_doc(doc: &Value) -> Result<Doc, String> {
         old_image: item_at(doc, "old_image")?,
         new_image: item_at(doc, "new_image")?,
     })
+}
+
+/// Equality of two items by the spec's rule 1 (numbers by value, sets as sets).
+fn same_item(a: &Item<'_>, b: &Item<'_>) -> bool {
+    spec_eq(&AttributeValue::M(a.clone()), &AttributeValue::M(b.clone()))
 }
 
 /// Rebuilds the item at `at` (inclusive) from its trail, oldest entry first.
@@ -153,7 +155,7 @@ fn apply_doc(out: &mut Replay, doc: &Doc, first: bool, key: &str) {
     let seq = &doc.sequence;
     // Cross-check the state so far against the record's view of it.
     let before = match (&out.state, &doc.old_image) {
-        (State::Present(state), Some(old)) if !spec_eq_item(state, old) => {
+        (State::Present(state), Some(old)) if !same_item(state, old) => {
             out.uncertainties.push(format!(
                 "{key}: the item before record {seq} differs from the state rebuilt so far (a change is missing from the trail)"
             ));
@@ -202,32 +204,32 @@ fn apply_doc(out: &mut Replay, doc: &Doc, first: bool, key: &str) {
 /// The state after an INSERT or MODIFY: the changes applied to `base`, else the new image.
 fn next_state(out: &mut Replay, doc: &Doc, base: State, key: &str) -> State {
     let seq = &doc.sequence;
-    if doc.complete {
-        if let (State::Present(mut item), Some(changes)) = (base.clone(), doc.changes.as_ref()) {
-            match patch::apply(&mut item, changes) {
-                Ok(()) => {
-                    if let Some(new) = &doc.new_image
-                        && !spec_eq_item(&item, new)
-                    {
-                        out.uncertainties.push(format!(
-                            "{key}: record {seq}: its changes do not lead to its new image; the new image is used"
-                        ));
-                        return State::Present(new.clone());
-                    }
-                    return State::Present(item);
-                }
-                Err(e) => {
-                    if let Some(new) = &doc.new_image {
-                        out.uncertainties.push(format!(
-                            "{key}: record {seq}: its changes do not apply to the state rebuilt so far ({e}); its new image is used"
-                        ));
-                        return State::Present(new.clone());
-                    }
+    if doc.complete
+        && let (State::Present(mut item), Some(changes)) = (base.clone(), doc.changes.as_ref())
+    {
+        match patch::apply(&mut item, changes) {
+            Ok(()) => {
+                if let Some(new) = &doc.new_image
+                    && !same_item(&item, new)
+                {
                     out.uncertainties.push(format!(
-                        "{key}: record {seq}: its changes do not apply to the state rebuilt so far ({e})"
+                        "{key}: record {seq}: its changes do not lead to its new image; the new image is used"
                     ));
-                    return State::Unknown;
+                    return State::Present(new.clone());
                 }
+                return State::Present(item);
+            }
+            Err(e) => {
+                if let Some(new) = &doc.new_image {
+                    out.uncertainties.push(format!(
+                        "{key}: record {seq}: its changes do not apply to the state rebuilt so far ({e}); its new image is used"
+                    ));
+                    return State::Present(new.clone());
+                }
+                out.uncertainties.push(format!(
+                    "{key}: record {seq}: its changes do not apply to the state rebuilt so far ({e})"
+                ));
+                return State::Unknown;
             }
         }
     }

@@ -410,7 +410,7 @@ pub async fn run(
         let result = joined.expect("verify task panicked")?;
         results.push(result);
         done += 1;
-        if every > 0 && done % every == 0 {
+        if every > 0 && done.is_multiple_of(every) {
             progress(done, total);
         }
     }
