@@ -7,7 +7,7 @@
 //! `AWS_ENDPOINT_URL_S3`, `AWS_REGION` and credentials chain, plus `AUDIT_S3_FORCE_PATH_STYLE`.
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::ChecksumMode;
 
 /// The environment variable that asks for path-style addressing (local S3 servers).
@@ -76,6 +76,20 @@ pub fn force_path_style(lookup: impl Fn(&str) -> Option<String>) -> Result<bool,
     }
 }
 
+/// `outer: inner: innermost`, each error's Display once (the SDK's DisplayErrorContext adds Debug dumps).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if parts.last().is_none_or(|last| !last.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
 /// Turns an SDK error into one readable line, keeping the error itself as the source.
 fn request_error<E, R>(action: String, err: SdkError<E, R>) -> BucketError
 where
@@ -93,11 +107,11 @@ where
                 ),
                 (Some(code), Some(m)) => format!("{code}: {m}"),
                 (Some(code), None) => code.to_owned(),
-                _ => DisplayErrorContext(&err).to_string(),
+                _ => error_chain(&err),
             }
         }
         _ => {
-            let chain = DisplayErrorContext(&err).to_string();
+            let chain = error_chain(&err);
             if chain.contains("credentials") {
                 "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)".to_owned()
             } else if chain.contains("Connection refused") || chain.contains("dns error") {
