@@ -10,6 +10,7 @@ pub mod number;
 pub mod patch;
 pub mod record;
 pub mod timestamp;
+pub mod transform;
 pub mod value;
 
 pub use diff::{Change, Op, diff};
