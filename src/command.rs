@@ -7,6 +7,7 @@
 
 use std::io::Write;
 
+use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
 use crate::bucket::{Bucket, BucketError};
@@ -82,8 +83,8 @@ pub fn parse_at(text: &str, now: Timestamp) -> Result<Timestamp, CommandError> {
 /// The typed key, parsed and checked the way the function reads keys.
 fn parse_key(text: &str) -> Result<(Map<String, Value>, Item<'static>), CommandError> {
     let typed = keyarg::parse(text)?;
-    let item = serde_json::from_value::<Item>(Value::Object(typed.clone()))
-        .map(Item::into_owned)
+    // An owned `Value` deserializes into owned values, hence `Item<'static>`.
+    let item = Item::<'static>::deserialize(Value::Object(typed.clone()))
         .map_err(|e| KeyArgError::Json(e.to_string()))?;
     Ok((typed, item))
 }

@@ -1,9 +1,10 @@
 //! ddb-audit: DynamoDB Streams records in, diff-annotated audit documents out.
 //!
 //! The pure core (no IO, no clock, no async) is [`value`], [`number`], [`record`], [`diff`],
-//! [`patch`], [`timestamp`], [`document`] and [`event`], plus the object [`key`] layout and the
-//! auditor's pure parts ([`keyarg`], [`timeline`], [`replay`], [`plain`]). The rest talks to the world:
-//! [`bucket`] (S3, read side), [`trail`], [`verify`] and [`command`] drive it.
+//! [`patch`], [`timestamp`], [`document`] and [`event`]; [`transform`] runs it over one event
+//! and [`key`] lays the documents out in the bucket. The auditor's pure parts are [`keyarg`],
+//! [`timeline`], [`replay`] and [`plain`]; [`bucket`] (S3, read side), [`trail`], [`verify`]
+//! and [`command`] talk to the world.
 
 pub mod bucket;
 pub mod command;
@@ -20,6 +21,7 @@ pub mod replay;
 pub mod timeline;
 pub mod timestamp;
 pub mod trail;
+pub mod transform;
 pub mod value;
 pub mod verify;
 

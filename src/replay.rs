@@ -8,13 +8,14 @@
 //! reported as an uncertainty; the best reconstruction is still given. This module performs
 //! no IO and reads no clock: the caller passes the time.
 
+use serde::Deserialize as _;
 use serde_json::Value;
 
 use crate::diff::Change;
 use crate::patch;
 use crate::timestamp::Timestamp;
 use crate::trail::Entry;
-use crate::value::{AttributeValue, Item, spec_eq};
+use crate::value::{Item, item_eq};
 
 /// What the trail says about the item at the requested time.
 #[derive(Debug, Clone)]
@@ -56,8 +57,8 @@ struct Doc {
 fn item_at(doc: &Value, field: &str) -> Result<Option<Item<'static>>, String> {
     match doc.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => serde_json::from_value::<Item>(v.clone())
-            .map(|i| Some(i.into_owned()))
+        Some(v) => Item::<'static>::deserialize(v.clone())
+            .map(Some)
             .map_err(|e| format!("{field}: {e}")),
     }
 }
@@ -70,8 +71,7 @@ fn read_doc(doc: &Value) -> Result<Doc, String> {
     let changes = match doc.get("changes") {
         None | Some(Value::Null) => None,
         Some(v) => Some(
-            serde_json::from_value::<Vec<Change<'static>>>(v.clone())
-                .map_err(|e| format!("changes: {e}"))?,
+            Vec::<Change<'static>>::deserialize(v.clone()).map_err(|e| format!("changes: {e}"))?,
         ),
     };
     Ok(Doc {
@@ -95,11 +95,6 @@ fn read_doc(doc: &Value) -> Result<Doc, String> {
         old_image: item_at(doc, "old_image")?,
         new_image: item_at(doc, "new_image")?,
     })
-}
-
-/// Equality of two items by the spec's rule 1 (numbers by value, sets as sets).
-fn same_item(a: &Item<'_>, b: &Item<'_>) -> bool {
-    spec_eq(&AttributeValue::M(a.clone()), &AttributeValue::M(b.clone()))
 }
 
 /// Rebuilds the item at `at` (inclusive) from its trail, oldest entry first.
@@ -155,7 +150,7 @@ fn apply_doc(out: &mut Replay, doc: &Doc, first: bool, key: &str) {
     let seq = &doc.sequence;
     // Cross-check the state so far against the record's view of it.
     let before = match (&out.state, &doc.old_image) {
-        (State::Present(state), Some(old)) if !same_item(state, old) => {
+        (State::Present(state), Some(old)) if !item_eq(state, old) => {
             out.uncertainties.push(format!(
                 "{key}: the item before record {seq} differs from the state rebuilt so far (a change is missing from the trail)"
             ));
@@ -210,7 +205,7 @@ fn next_state(out: &mut Replay, doc: &Doc, base: State, key: &str) -> State {
         match patch::apply(&mut item, changes) {
             Ok(()) => {
                 if let Some(new) = &doc.new_image
-                    && !same_item(&item, new)
+                    && !item_eq(&item, new)
                 {
                     out.uncertainties.push(format!(
                         "{key}: record {seq}: its changes do not lead to its new image; the new image is used"

@@ -11,6 +11,7 @@ use std::io::Read as _;
 use std::sync::Arc;
 
 use base64::Engine as _;
+use serde::Deserialize as _;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
@@ -153,7 +154,7 @@ pub fn documents(key: &str, fetched: &Fetched) -> Result<Vec<String>, String> {
 
 /// The key the function gives one readable document in record mode.
 fn record_key_of(prefix: &str, doc: &Value) -> Option<String> {
-    let keys: Item = serde_json::from_value::<Item>(doc.get("key")?.clone()).ok()?;
+    let keys = Item::<'static>::deserialize(doc.get("key")?.clone()).ok()?;
     let record = StreamRecord {
         event_id: doc.get("event_id")?.as_str()?.to_owned().into(),
         event_name: crate::record::EventName::Insert,
@@ -170,7 +171,7 @@ fn record_key_of(prefix: &str, doc: &Value) -> Option<String> {
         approximate_creation_time: None,
         size_bytes: None,
         stream_view_type: None,
-        keys: keys.into_owned(),
+        keys,
         old_image: None,
         new_image: None,
         user_identity: None,

@@ -1,14 +1,18 @@
-//! `ddb-audit`: the auditor's command line. Parses arguments and passes them on to the
-//! library ([`ddb_audit::command`]); every failure becomes one line on stderr and a
-//! non-zero exit status, never a panic or a backtrace.
+//! `ddb-audit`: the command-line tool. Parses arguments and hands them to the library
+//! ([`ddb_audit::transform`], [`ddb_audit::command`]); every failure becomes one line on
+//! stderr and a non-zero exit status, never a panic or a backtrace.
 
+use std::io::{self, BufWriter, Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use ddb_audit::Timestamp;
 use ddb_audit::command::{self, CommandError, ItemRef, Location};
+use ddb_audit::transform::{TransformError, transform};
+use ddb_audit::{RenderOptions, Timestamp};
 
-/// Reads the ddb-audit trail in S3: one item's history, the item at a past time, and
+/// Audit documents from DynamoDB Streams: what changed, attribute by attribute; and the
+/// auditor's view of the trail in S3: one item's history, the item at a past time, and
 /// whether the trail is intact.
 #[derive(Debug, Parser)]
 #[command(
@@ -16,7 +20,8 @@ use ddb_audit::command::{self, CommandError, ItemRef, Location};
     version,
     after_help = "S3 access follows the AWS SDK (credentials chain, AWS_REGION, AWS_ENDPOINT_URL_S3) and \
                   AUDIT_S3_FORCE_PATH_STYLE=true for local S3 servers, like the function.\n\
-                  Exit status: 0 ok, 1 error, 2 problems found (verify, history) or an uncertain answer (replay)."
+                  Exit status: 0 ok; 1 error; 2 problems found (verify, history), an uncertain answer (replay) \
+                  or input that is not an event (transform)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -47,6 +52,20 @@ struct ItemArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Turn a Lambda DynamoDB Streams event into audit documents (JSON Lines on stdout).
+    ///
+    /// Reads the event `{"Records": [...]}` that Lambda passes to the function (the files in
+    /// events/ are examples) and writes one audit document per record, in record order, one per
+    /// line. A record that cannot be read becomes an error document carrying the record
+    /// verbatim; the others are unaffected, and the exit status is 0. Input that is not an
+    /// event at all (not JSON, no "Records" array, unreadable file) writes nothing and exits 2.
+    Transform {
+        /// The event file; `-` or nothing reads standard input.
+        input: Option<PathBuf>,
+        /// Leave `old_image` and `new_image` out of the documents.
+        #[arg(long)]
+        no_images: bool,
+    },
     /// Every change to one item, oldest first, as a readable timeline.
     History {
         #[command(flatten)]
@@ -127,11 +146,15 @@ async fn run(cli: Cli) -> Result<i32, CommandError> {
             .await
         }
         Command::Verify { bucket } => command::verify(&location(bucket), &mut out, &mut err).await,
+        Command::Transform { .. } => unreachable!("transform runs without a runtime"),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Transform { input, no_images } = cli.command {
+        return run_transform(input, no_images);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -150,4 +173,49 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run_transform(input: Option<PathBuf>, no_images: bool) -> ExitCode {
+    let event = match read_input(input.as_ref()) {
+        Ok(bytes) => bytes,
+        Err(message) => return fail(&message),
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let options = RenderOptions {
+        include_images: !no_images,
+    };
+    let result = transform(&event, &options, &mut out).and_then(|stats| {
+        out.flush().map_err(TransformError::Output)?;
+        Ok(stats)
+    });
+    match result {
+        Ok(_) => ExitCode::SUCCESS,
+        // A reader that stops early (`| head`) is not an error worth a message.
+        Err(TransformError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+fn read_input(input: Option<&PathBuf>) -> Result<Vec<u8>, String> {
+    match input {
+        Some(path) if path.as_os_str() != "-" => {
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        }
+        _ => {
+            let mut bytes = Vec::new();
+            io::stdin()
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("cannot read standard input: {e}"))?;
+            Ok(bytes)
+        }
+    }
+}
+
+/// One line on stderr and exit status 2: the input was not an event.
+fn fail(message: &str) -> ExitCode {
+    eprintln!("ddb-audit: {message}");
+    ExitCode::from(2)
 }
