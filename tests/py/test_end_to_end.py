@@ -32,6 +32,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -41,8 +42,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 import workload  # noqa: E402
+from conftest import LambdaWatch, boto_client, make_audit_bucket, tools_env  # noqa: E402
 
-TABLE = "Orders"
+# A table of its own: the moto server is shared by the whole session.
+TABLE = f"Orders-{uuid.uuid4().hex[:8]}"
+PREFIX = "audit/"  # the function's default AUDIT_PREFIX
 BATCH = 100
 
 
@@ -73,16 +77,6 @@ def norm_item(item: dict | None):
     return tuple(sorted((name, norm(v)) for name, v in item.items()))
 
 
-def shorthand(key: dict) -> str:
-    """The --key shorthand of a typed key (exercises its escaping)."""
-    parts = []
-    for name, typed in key.items():
-        (kind, value), = typed.items()
-        esc = lambda s: s.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(":", "\\:")  # noqa: E731
-        parts.append(f"{esc(name)}:{kind}={esc(value)}")
-    return ",".join(parts)
-
-
 # --- the CLI -----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
@@ -96,14 +90,7 @@ def ddb_audit_bin() -> Path:
 class Cli:
     def __init__(self, binary: Path, endpoint: str, bucket: str, prefix: str):
         self.binary, self.bucket, self.prefix = binary, bucket, prefix
-        self.env = dict(
-            os.environ,
-            AWS_ENDPOINT_URL_S3=endpoint,
-            AUDIT_S3_FORCE_PATH_STYLE="true",
-            AWS_ACCESS_KEY_ID=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
-            AWS_SECRET_ACCESS_KEY=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
-            AWS_REGION=os.environ.get("AWS_REGION", "us-east-1"),
-        )
+        self.env = tools_env(AWS_ENDPOINT_URL_S3=endpoint, AUDIT_S3_FORCE_PATH_STYLE="true")
 
     def run(self, *args: str, bucket: str | None = None) -> subprocess.CompletedProcess:
         cmd = [str(self.binary), *args, "--bucket", bucket or self.bucket, "--prefix", self.prefix]
@@ -118,24 +105,31 @@ class Cli:
 # --- the scenario: workload, stream, delivery (once per module) ---------------------------------
 
 @pytest.fixture(scope="module")
-def scenario(dynamodb, dynamodbstreams, s3, audit_bucket, lambda_watch, moto_endpoint, ddb_audit_bin):
+def scenario(moto_endpoint, lambda_binary, ddb_audit_bin, tmp_path_factory):
+    """Runs once for the module: the conftest's per-test fixtures are function-scoped, so this
+    builds the same things from the conftest's helpers, and stops the function at the end."""
     started = time.monotonic()
+    dynamodb = boto_client("dynamodb", moto_endpoint)
+    streams = boto_client("dynamodbstreams", moto_endpoint)
+    bucket = make_audit_bucket(boto_client("s3", moto_endpoint))
     stream_arn = workload.create_table(dynamodb, TABLE)
     work = workload.run(dynamodb, TABLE, items=32, writes=540, phases=5, seed=7)
-    records = workload.read_stream(dynamodbstreams, stream_arn)
+    records = workload.read_stream(streams, stream_arn)
     events = workload.lambda_events(records, stream_arn, batch=BATCH)
     # Batch 1 is delivered twice (a Lambda retry): it must change nothing.
     deliveries = events[:2] + [events[1]] + events[2:]
-    responses = [lambda_watch.invoke(event) for event in deliveries]
+    watch = LambdaWatch(moto_endpoint, tmp_path_factory.mktemp("watch")).set_env(AUDIT_BUCKET=bucket)
+    try:
+        responses = [watch.invoke(event) for event in deliveries]
+    finally:
+        watch.stop()
     final_at = workload.rfc3339(time.time())
-    bucket_name = audit_bucket if isinstance(audit_bucket, str) else audit_bucket.name
-    prefix = getattr(lambda_watch, "prefix", "audit/")
-    cli = Cli(ddb_audit_bin, moto_endpoint, bucket_name, prefix)
-    setup_seconds = time.monotonic() - started
-    print(f"\nscenario: {work.writes} writes, {len(records)} records, {len(deliveries)} deliveries, {setup_seconds:.1f}s")
+    cli = Cli(ddb_audit_bin, moto_endpoint, bucket, PREFIX)
+    print(f"\nscenario: {work.writes} writes, {len(records)} records, {len(deliveries)} deliveries, "
+          f"{time.monotonic() - started:.1f}s")
     return {
         "work": work, "records": records, "responses": responses, "final_at": final_at,
-        "cli": cli, "bucket": bucket_name, "prefix": prefix, "stream_arn": stream_arn,
+        "cli": cli, "bucket": bucket, "prefix": PREFIX, "stream_arn": stream_arn,
     }
 
 
@@ -191,7 +185,7 @@ def test_history_lists_every_record_of_each_item(scenario):
         by_item.setdefault(workload.key_id(r["dynamodb"]["Keys"]), []).append(r["eventID"])
 
     def one(key):
-        out = cli.run("history", "--table", TABLE, "--key", shorthand(key), "--json")
+        out = cli.run("history", "--table", TABLE, "--key", workload.shorthand(key), "--json")
         assert out.returncode == 0, out.stderr
         return [json.loads(line)["event_id"] for line in out.stdout.splitlines()]
 
