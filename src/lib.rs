@@ -3,13 +3,17 @@
 //! The pure core (no IO, no clock, no async) is [`value`], [`number`], [`record`], [`diff`],
 //! [`patch`], [`timestamp`], [`document`] and [`event`]. The rest talks to the world.
 
+pub mod config;
 pub mod diff;
 pub mod document;
 pub mod event;
+pub mod handler;
 pub mod key;
+pub mod metrics;
 pub mod number;
 pub mod patch;
 pub mod record;
+pub mod sink;
 pub mod timestamp;
 pub mod value;
 
