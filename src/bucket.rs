@@ -67,8 +67,8 @@ pub struct Bucket {
 pub fn force_path_style(lookup: impl Fn(&str) -> Option<String>) -> Result<bool, BucketError> {
     match lookup(FORCE_PATH_STYLE_VAR).as_deref().map(str::trim) {
         None | Some("") => Ok(false),
-        Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
-        Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
         Some(v) => Err(BucketError::BadSetting {
             var: FORCE_PATH_STYLE_VAR,
             value: v.to_owned(),
@@ -343,7 +343,7 @@ mod tests {
     fn force_path_style_is_read_like_the_function() {
         assert!(!force_path_style(|_| None).unwrap());
         assert!(force_path_style(|_| Some("true".into())).unwrap());
-        assert!(!force_path_style(|_| Some("FALSE".into())).unwrap());
+        assert!(!force_path_style(|_| Some("false".into())).unwrap());
         let err = force_path_style(|_| Some("yes please".into())).unwrap_err();
         assert!(err.to_string().contains(FORCE_PATH_STYLE_VAR), "{err}");
     }

@@ -65,6 +65,20 @@ pub struct Location {
     pub prefix: String,
 }
 
+impl Location {
+    /// `prefix` as the function normalises `AUDIT_PREFIX`: a trailing `/` added when missing.
+    pub fn new(bucket: &str, prefix: &str) -> Self {
+        let mut prefix = prefix.to_owned();
+        if !prefix.is_empty() && !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        Self {
+            bucket: bucket.to_owned(),
+            prefix,
+        }
+    }
+}
+
 /// One item: its table and its `--key` text.
 #[derive(Debug, Clone)]
 pub struct ItemRef {
@@ -337,6 +351,14 @@ mod tests {
                 "a/table=T/item=pk=x/0003-e3.json"
             ]
         );
+    }
+
+    // `--prefix audit` means the same folder as the function's AUDIT_PREFIX=audit.
+    #[test]
+    fn prefix_gets_the_functions_trailing_slash() {
+        assert_eq!(Location::new("b", "audit").prefix, "audit/");
+        assert_eq!(Location::new("b", "audit/").prefix, "audit/");
+        assert_eq!(Location::new("b", "").prefix, "");
     }
 
     // `--at now` uses the caller's clock; anything else must be RFC 3339.

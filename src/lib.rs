@@ -4,20 +4,25 @@
 //! [`patch`], [`timestamp`], [`document`] and [`event`]; [`transform`] runs it over one event
 //! and [`key`] lays the documents out in the bucket. The auditor's pure parts are [`keyarg`],
 //! [`timeline`], [`replay`] and [`plain`]; [`bucket`] (S3, read side), [`trail`], [`verify`]
-//! and [`command`] talk to the world.
+//! and [`command`] talk to the world for the CLI; [`config`], [`sink`], [`handler`] and
+//! [`metrics`] for the function.
 
 pub mod bucket;
 pub mod command;
+pub mod config;
 pub mod diff;
 pub mod document;
 pub mod event;
+pub mod handler;
 pub mod key;
 pub mod keyarg;
+pub mod metrics;
 pub mod number;
 pub mod patch;
 pub mod plain;
 pub mod record;
 pub mod replay;
+pub mod sink;
 pub mod timeline;
 pub mod timestamp;
 pub mod trail;

@@ -1,1 +1,81 @@
-fn main() {}
+//! The Lambda function: sets up logging, reads the configuration, builds the S3 client
+//! once, and hands every invocation to [`ddb_audit::handler`]. Nothing else lives here.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::streams::DynamoDbEventResponse;
+use ddb_audit::Timestamp;
+use ddb_audit::config::Config;
+use ddb_audit::handler::{self, Settings};
+use ddb_audit::sink::S3Sink;
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::value::RawValue;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_ansi(false)
+        .with_current_span(false)
+        .with_target(false)
+        .init();
+
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            // A bad setting must stop the cold start loudly, not fail every batch later.
+            tracing::error!(variable = error.variable(), "configuration error: {error}");
+            eprintln!("ddb-audit-lambda: configuration error: {error}");
+            std::process::exit(78);
+        }
+    };
+    tracing::info!(
+        bucket = %config.bucket,
+        prefix = %config.prefix,
+        mode = ?config.mode,
+        include_images = config.include_images,
+        max_concurrency = config.max_concurrency,
+        "starting"
+    );
+    let sink = Arc::new(S3Sink::from_env(config.bucket.clone(), config.force_path_style).await);
+    let settings = Settings::from(&config);
+    let function_name =
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "ddb-audit-lambda".to_owned());
+
+    // The event is taken raw: strict typed parsing would fail a whole batch for one odd
+    // record, while the handler turns such a record into an error document.
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
+        let sink = Arc::clone(&sink);
+        let settings = settings.clone();
+        let function_name = function_name.clone();
+        async move {
+            let response: DynamoDbEventResponse = handler::invoke(
+                &sink,
+                &settings,
+                event.payload.get().as_bytes(),
+                now(),
+                &function_name,
+            )
+            .await?;
+            Ok::<_, lambda_runtime::Error>(response)
+        }
+    }))
+    .await
+}
+
+/// The wall clock, read here so the handler stays testable.
+fn now() -> Timestamp {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        });
+    Timestamp {
+        unix_millis: millis,
+    }
+}

@@ -93,10 +93,7 @@ enum Command {
 }
 
 fn location(args: &BucketArgs) -> Location {
-    Location {
-        bucket: args.bucket.clone(),
-        prefix: args.prefix.clone(),
-    }
+    Location::new(&args.bucket, &args.prefix)
 }
 
 fn item(args: &ItemArgs) -> ItemRef {

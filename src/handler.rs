@@ -1,0 +1,840 @@
+//! One Lambda invocation: a DynamoDB Streams batch in, objects written through a [`Sink`],
+//! a partial batch response out.
+//!
+//! Planning (which object holds which records, under which key) is pure; only
+//! [`handle`] writes, and only through the sink it is given, so the failure paths are
+//! tested with [`crate::sink::MemorySink`]. The clock is a parameter. This module never
+//! talks to the Lambda runtime or to S3 directly.
+//!
+//! The rule it keeps: a record is reported as processed only if its document is in the
+//! bucket (written now or by an earlier delivery). Every other record's `SequenceNumber`
+//! goes into `batchItemFailures`; Lambda re-delivers from the lowest one reported, and the
+//! documents that were written meanwhile cost nothing the second time (`If-None-Match`).
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::sync::Arc;
+
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_smithy_types::error::display::DisplayErrorContext;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde_json::value::RawValue;
+use tokio::task::JoinSet;
+
+use crate::config::{Config, Mode};
+use crate::document::{RenderOptions, Rendered, render_record};
+use crate::event::{EventError, parse_event};
+use crate::key;
+use crate::metrics::Metrics;
+use crate::sink::{self, Object, PutOutcome, Sink, SinkError};
+use crate::timestamp::Timestamp;
+
+/// What the handler needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub prefix: String,
+    pub mode: Mode,
+    pub render: RenderOptions,
+    /// Writes in flight at once (at least 1).
+    pub max_concurrency: usize,
+}
+
+impl From<&Config> for Settings {
+    fn from(config: &Config) -> Self {
+        Self {
+            prefix: config.prefix.clone(),
+            mode: config.mode,
+            render: RenderOptions {
+                include_images: config.include_images,
+            },
+            max_concurrency: config.max_concurrency,
+        }
+    }
+}
+
+/// Why an invocation failed as a whole (Lambda then retries the whole batch).
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The input is not a DynamoDB Streams event; nothing was written.
+    #[error(transparent)]
+    Event(#[from] EventError),
+    /// An unreadable record without a readable `SequenceNumber` could not be stored. There
+    /// is no identifier to report for it, and a partial response that omitted it would mark
+    /// it processed, losing it; so the whole invocation fails and the batch comes again.
+    #[error(
+        "could not store the error document of an unreadable record that has no sequence number (eventID {event_id:?}); failing the invocation so the whole batch is retried"
+    )]
+    Unidentifiable {
+        event_id: Option<String>,
+        #[source]
+        source: SinkError,
+    },
+}
+
+/// The result of one invocation and its metrics (published either way).
+#[derive(Debug)]
+pub struct Invocation {
+    pub metrics: Metrics,
+    pub outcome: Result<DynamoDbEventResponse, HandlerError>,
+}
+
+/// A record an object holds: what to report if the object is not stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Member {
+    /// Position in the batch, for reporting in batch order.
+    index: usize,
+    sequence_number: Option<String>,
+    event_id: Option<String>,
+}
+
+/// A batch-mode partition: table, `dt`, `hour`.
+type Partition = (String, String, String);
+
+/// A batch-mode object being assembled: its records and their documents, in stream order.
+type Group = (Partition, Vec<(Member, Vec<u8>)>);
+
+/// The objects to write for one batch, each with the records it holds.
+#[derive(Debug)]
+struct Plan {
+    objects: Vec<Object>,
+    members: Vec<Vec<Member>>,
+    metrics: Metrics,
+}
+
+/// Handles one invocation: writes every record's document and reports the ones not stored.
+pub async fn handle<S: Sink>(
+    sink: &Arc<S>,
+    settings: &Settings,
+    event: &[u8],
+    now: Timestamp,
+) -> Invocation {
+    let records = match parse_event(event) {
+        Ok(records) => records,
+        Err(error) => {
+            return Invocation {
+                metrics: Metrics::default(),
+                outcome: Err(error.into()),
+            };
+        }
+    };
+    let Plan {
+        objects,
+        members,
+        mut metrics,
+    } = plan(&records, settings, now);
+    let results = write_all(sink, objects, settings.max_concurrency).await;
+
+    let mut failed: Vec<&Member> = Vec::new();
+    let mut unidentifiable = None;
+    for ((key, size, result), members) in results.into_iter().zip(&members) {
+        match result {
+            Ok(PutOutcome::Written) => {
+                metrics.objects_written += 1;
+                metrics.bytes_written += size as u64;
+            }
+            Ok(PutOutcome::AlreadyExists) => metrics.duplicates_avoided += 1,
+            Err(error) => {
+                tracing::error!(
+                    key = %key,
+                    records = members.len(),
+                    retryable = error.is_retryable(),
+                    error = %DisplayErrorContext(&error),
+                    "write failed; its records will be re-delivered"
+                );
+                metrics.failed_records += members.len() as u64;
+                failed.extend(members);
+                if let Some(member) = members.iter().find(|m| m.sequence_number.is_none()) {
+                    unidentifiable.get_or_insert((member.event_id.clone(), error));
+                }
+            }
+        }
+    }
+    if let Some((event_id, source)) = unidentifiable {
+        return Invocation {
+            metrics,
+            outcome: Err(HandlerError::Unidentifiable { event_id, source }),
+        };
+    }
+    failed.sort_by_key(|member| member.index);
+    let mut response = DynamoDbEventResponse::default();
+    for member in failed {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = member.sequence_number.clone();
+        response.batch_item_failures.push(failure);
+    }
+    Invocation {
+        metrics,
+        outcome: Ok(response),
+    }
+}
+
+/// [`handle`], then the metrics line printed to stdout (where CloudWatch reads EMF) and
+/// the outcome logged.
+pub async fn invoke<S: Sink>(
+    sink: &Arc<S>,
+    settings: &Settings,
+    event: &[u8],
+    now: Timestamp,
+    function_name: &str,
+) -> Result<DynamoDbEventResponse, HandlerError> {
+    let Invocation { metrics, outcome } = handle(sink, settings, event, now).await;
+    println!("{}", metrics.to_emf(function_name, now));
+    match &outcome {
+        Ok(response) => tracing::info!(
+            records = metrics.records,
+            objects_written = metrics.objects_written,
+            duplicates_avoided = metrics.duplicates_avoided,
+            failed_records = response.batch_item_failures.len(),
+            "batch done"
+        ),
+        Err(error) => tracing::error!(error = %DisplayErrorContext(error), "invocation failed"),
+    }
+    outcome
+}
+
+/// Renders every record and decides the objects: pure.
+fn plan(records: &[&RawValue], settings: &Settings, now: Timestamp) -> Plan {
+    let mut metrics = Metrics {
+        records: records.len() as u64,
+        ..Metrics::default()
+    };
+    let mut objects = Vec::new();
+    let mut members = Vec::new();
+    // Batch mode: partition (table, dt, hour) -> index into `groups`, in order of appearance.
+    let mut group_of: HashMap<Partition, usize> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut oldest: Option<Timestamp> = None;
+
+    for (index, raw) in records.iter().enumerate() {
+        match render_record(raw, &settings.render) {
+            Rendered::Document {
+                record,
+                json,
+                changes,
+            } => {
+                metrics.changes += changes as u64;
+                if let Some(created) = record.approximate_creation_time {
+                    oldest = Some(oldest.map_or(created, |o| o.min(created)));
+                }
+                let member = Member {
+                    index,
+                    sequence_number: Some(record.sequence_number.to_string()),
+                    event_id: Some(record.event_id.to_string()),
+                };
+                match settings.mode {
+                    Mode::Record => {
+                        objects.push(Object {
+                            key: key::record_key(&settings.prefix, &record),
+                            body: json,
+                            content_type: sink::JSON,
+                            content_encoding: None,
+                        });
+                        members.push(vec![member]);
+                    }
+                    Mode::Batch => {
+                        let (dt, hour) = key::batch_partition(record.approximate_creation_time);
+                        let partition = (record.table.clone(), dt, hour);
+                        let group = *group_of.entry(partition.clone()).or_insert_with(|| {
+                            groups.push((partition, Vec::new()));
+                            groups.len() - 1
+                        });
+                        groups[group].1.push((member, json));
+                    }
+                }
+            }
+            Rendered::Unreadable {
+                event_id,
+                sequence_number,
+                error,
+                json,
+            } => {
+                metrics.unreadable_records += 1;
+                tracing::error!(
+                    event_id = event_id.as_deref(),
+                    sequence_number = sequence_number.as_deref(),
+                    error = %error,
+                    "unreadable stream record; storing its error document"
+                );
+                // In both modes an unreadable record is its own object, under one prefix,
+                // so they are easy to find and never mixed into a table's partitions.
+                objects.push(Object {
+                    key: key::unreadable_key(
+                        &settings.prefix,
+                        event_id.as_deref(),
+                        sequence_number.as_deref(),
+                        raw.get().as_bytes(),
+                    ),
+                    body: json,
+                    content_type: sink::JSON,
+                    content_encoding: None,
+                });
+                members.push(vec![Member {
+                    index,
+                    sequence_number,
+                    event_id,
+                }]);
+            }
+        }
+    }
+
+    for ((table, dt, hour), documents) in groups {
+        let first = documents
+            .first()
+            .and_then(|(m, _)| m.sequence_number.as_deref());
+        let last = documents
+            .last()
+            .and_then(|(m, _)| m.sequence_number.as_deref());
+        let key = key::batch_key(
+            &settings.prefix,
+            &table,
+            &dt,
+            &hour,
+            first.unwrap_or_default(),
+            last.unwrap_or_default(),
+        );
+        let lines = documents.iter().map(|(_, json)| json.as_slice());
+        objects.push(Object {
+            key,
+            body: gzip_lines(lines),
+            content_type: sink::JSON_LINES,
+            content_encoding: Some(sink::GZIP),
+        });
+        members.push(documents.into_iter().map(|(member, _)| member).collect());
+    }
+
+    metrics.oldest_record_age_ms = oldest.map(|o| now.unix_millis - o.unix_millis);
+    Plan {
+        objects,
+        members,
+        metrics,
+    }
+}
+
+/// JSON Lines (one document per line, each line ending in `\n`), gzip-compressed. The gzip
+/// header carries no time or name, so the same documents always give the same bytes (and
+/// the same checksum).
+fn gzip_lines<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    for line in lines {
+        // Writing into a Vec cannot fail.
+        encoder.write_all(line).expect("write to memory");
+        encoder.write_all(b"\n").expect("write to memory");
+    }
+    encoder.finish().expect("write to memory")
+}
+
+/// Writes every object with at most `max_concurrency` puts in flight; returns, in the
+/// order of `objects`, each object's key, size and result.
+async fn write_all<S: Sink>(
+    sink: &Arc<S>,
+    objects: Vec<Object>,
+    max_concurrency: usize,
+) -> Vec<(String, usize, Result<PutOutcome, SinkError>)> {
+    let max_concurrency = max_concurrency.max(1);
+    let described: Vec<(String, usize)> = objects
+        .iter()
+        .map(|o| (o.key.clone(), o.body.len()))
+        .collect();
+    let mut results: Vec<Option<Result<PutOutcome, SinkError>>> = std::iter::repeat_with(|| None)
+        .take(objects.len())
+        .collect();
+    let mut tasks = JoinSet::new();
+    let mut task_index = HashMap::new();
+    for (index, object) in objects.into_iter().enumerate() {
+        while tasks.len() >= max_concurrency {
+            collect_one(&mut tasks, &task_index, &described, &mut results).await;
+        }
+        let sink = Arc::clone(sink);
+        let handle = tasks.spawn(async move { sink.put(object).await });
+        task_index.insert(handle.id(), index);
+    }
+    while !tasks.is_empty() {
+        collect_one(&mut tasks, &task_index, &described, &mut results).await;
+    }
+    described
+        .into_iter()
+        .zip(results)
+        .map(|((key, size), result)| {
+            // Every spawned task was collected, so every slot is filled.
+            let result = result.unwrap_or_else(|| Err(SinkError::Panicked { key: key.clone() }));
+            (key, size, result)
+        })
+        .collect()
+}
+
+async fn collect_one(
+    tasks: &mut JoinSet<Result<PutOutcome, SinkError>>,
+    task_index: &HashMap<tokio::task::Id, usize>,
+    described: &[(String, usize)],
+    results: &mut [Option<Result<PutOutcome, SinkError>>],
+) {
+    let Some(joined) = tasks.join_next_with_id().await else {
+        return;
+    };
+    let (id, result) = match joined {
+        Ok((id, result)) => (id, result),
+        // A panicking sink: the write did not demonstrably happen, so it counts as failed.
+        Err(join_error) => {
+            let id = join_error.id();
+            let key = task_index
+                .get(&id)
+                .map_or_else(String::new, |&i| described[i].0.clone());
+            tracing::error!(key = %key, error = %join_error, "write task panicked");
+            (id, Err(SinkError::Panicked { key }))
+        }
+    };
+    if let Some(&index) = task_index.get(&id) {
+        results[index] = Some(result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use flate2::read::GzDecoder;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::sink::MemorySink;
+
+    const NOW: Timestamp = Timestamp {
+        unix_millis: 1_795_746_760_000,
+    };
+    // 2026-11-27T02:31:40Z, 60 s before NOW.
+    const CREATED: i64 = 1_795_746_700;
+
+    fn settings(mode: Mode) -> Settings {
+        Settings {
+            prefix: "audit/".to_owned(),
+            mode,
+            render: RenderOptions::default(),
+            max_concurrency: 4,
+        }
+    }
+
+    /// A MODIFY-free INSERT record as Lambda delivers it.
+    fn insert(seq: u64, pk: &str, created: i64) -> Value {
+        json!({
+            "eventID": format!("ev{seq}"),
+            "eventName": "INSERT",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "eu-west-1",
+            "dynamodb": {
+                "ApproximateCreationDateTime": created,
+                "Keys": {"pk": {"S": pk}},
+                "NewImage": {"pk": {"S": pk}, "qty": {"N": "1"}},
+                "SequenceNumber": format!("{seq}"),
+                "SizeBytes": 20,
+                "StreamViewType": "NEW_AND_OLD_IMAGES"
+            },
+            "eventSourceARN": "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/stream/2026-11-01T00:00:00.000"
+        })
+    }
+
+    /// A record with an unknown attribute type tag: unreadable, but with an ID and sequence.
+    fn poisoned(seq: u64) -> Value {
+        let mut record = insert(seq, "p", CREATED);
+        record["dynamodb"]["Keys"] = json!({"pk": {"X": "?"}});
+        record["dynamodb"]["NewImage"] = json!({"pk": {"X": "?"}});
+        record
+    }
+
+    fn event(records: &[Value]) -> Vec<u8> {
+        serde_json::to_vec(&json!({ "Records": records })).unwrap()
+    }
+
+    fn batch(n: u64) -> Vec<Value> {
+        (1..=n)
+            .map(|i| insert(100 + i, &format!("order#{i}"), CREATED))
+            .collect()
+    }
+
+    fn failures(response: &DynamoDbEventResponse) -> Vec<String> {
+        response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone().unwrap())
+            .collect()
+    }
+
+    fn gunzip(bytes: &[u8]) -> String {
+        let mut text = String::new();
+        GzDecoder::new(bytes).read_to_string(&mut text).unwrap();
+        text
+    }
+
+    // Record mode stores one JSON document per record under its record key, and reports
+    // no failures.
+    #[tokio::test]
+    async fn record_mode_writes_one_document_per_record() {
+        let sink = Arc::new(MemorySink::new());
+        let invocation = handle(&sink, &settings(Mode::Record), &event(&batch(3)), NOW).await;
+        assert!(failures(&invocation.outcome.unwrap()).is_empty());
+        let objects = sink.objects();
+        assert_eq!(objects.len(), 3);
+        let key = format!(
+            "audit/table=Orders/item=pk=order%231/{:0>40}-ev101.json",
+            "101"
+        );
+        let stored = &objects[&key];
+        assert_eq!(
+            (stored.content_type, stored.content_encoding),
+            ("application/json", None)
+        );
+        let doc: Value = serde_json::from_slice(&stored.body).unwrap();
+        assert_eq!(doc["event_id"], "ev101");
+        let bytes: usize = objects.values().map(|o| o.body.len()).sum();
+        assert_eq!(
+            invocation.metrics,
+            Metrics {
+                records: 3,
+                changes: 6,
+                unreadable_records: 0,
+                objects_written: 3,
+                duplicates_avoided: 0,
+                bytes_written: bytes as u64,
+                failed_records: 0,
+                oldest_record_age_ms: Some(60_000),
+            }
+        );
+    }
+
+    // A write failing for one record in the middle reports exactly that record; the
+    // others are stored.
+    #[tokio::test]
+    async fn failed_write_in_the_middle_reports_exactly_that_record() {
+        let sink = Arc::new(MemorySink::new());
+        sink.fail_containing("-ev103.json");
+        let invocation = handle(&sink, &settings(Mode::Record), &event(&batch(5)), NOW).await;
+        assert_eq!(failures(&invocation.outcome.unwrap()), ["103"]);
+        assert_eq!(sink.objects().len(), 4);
+        assert!(!sink.objects().keys().any(|k| k.ends_with("-ev103.json")));
+        assert_eq!(
+            (
+                invocation.metrics.failed_records,
+                invocation.metrics.objects_written
+            ),
+            (1, 4)
+        );
+    }
+
+    // Several failures are all reported, in batch order, so the lowest comes first.
+    #[tokio::test]
+    async fn several_failures_are_reported_in_batch_order() {
+        let sink = Arc::new(MemorySink::new());
+        sink.fail_when(|key| key.ends_with("-ev105.json") || key.ends_with("-ev102.json"));
+        let invocation = handle(&sink, &settings(Mode::Record), &event(&batch(6)), NOW).await;
+        assert_eq!(failures(&invocation.outcome.unwrap()), ["102", "105"]);
+    }
+
+    // Re-delivering a batch writes nothing new: every put finds its object, counted as a
+    // duplicate avoided, and nothing is reported failed.
+    #[tokio::test]
+    async fn redelivered_batch_is_all_duplicates() {
+        let sink = Arc::new(MemorySink::new());
+        let input = event(&batch(5));
+        handle(&sink, &settings(Mode::Record), &input, NOW)
+            .await
+            .outcome
+            .unwrap();
+        let before = sink.objects();
+        let again = handle(&sink, &settings(Mode::Record), &input, NOW).await;
+        assert!(failures(&again.outcome.unwrap()).is_empty());
+        assert_eq!(
+            (
+                again.metrics.objects_written,
+                again.metrics.duplicates_avoided
+            ),
+            (0, 5)
+        );
+        assert_eq!(again.metrics.bytes_written, 0);
+        assert_eq!(sink.objects(), before);
+    }
+
+    // After a failure, Lambda re-delivers from the lowest reported record: that batch
+    // writes what was missing and nothing is lost.
+    #[tokio::test]
+    async fn redelivery_after_failure_loses_nothing() {
+        let sink = Arc::new(MemorySink::new());
+        let records = batch(5);
+        sink.fail_when(|key| key.ends_with("-ev102.json") || key.ends_with("-ev104.json"));
+        let first = handle(&sink, &settings(Mode::Record), &event(&records), NOW).await;
+        assert_eq!(failures(&first.outcome.unwrap()), ["102", "104"]);
+        sink.heal();
+        // Lambda resumes at sequence number 102: records 2..=5.
+        let second = handle(&sink, &settings(Mode::Record), &event(&records[1..]), NOW).await;
+        assert!(failures(&second.outcome.unwrap()).is_empty());
+        assert_eq!(
+            (
+                second.metrics.objects_written,
+                second.metrics.duplicates_avoided
+            ),
+            (2, 2)
+        );
+        assert_eq!(sink.objects().len(), 5);
+    }
+
+    // An unreadable record becomes an error document under unreadable/, is logged, and
+    // does not block the records around it.
+    #[tokio::test]
+    async fn unreadable_record_is_written_as_an_error_document() {
+        let sink = Arc::new(MemorySink::new());
+        let records = vec![
+            insert(101, "a", CREATED),
+            poisoned(102),
+            insert(103, "b", CREATED),
+        ];
+        let invocation = handle(&sink, &settings(Mode::Record), &event(&records), NOW).await;
+        assert!(failures(&invocation.outcome.unwrap()).is_empty());
+        let key = format!("audit/unreadable/{:0>40}-ev102.json", "102");
+        let doc: Value = serde_json::from_slice(&sink.objects()[&key].body).unwrap();
+        assert_eq!(doc["event_id"], "ev102");
+        assert!(doc["error"]["message"].is_string(), "{doc}");
+        assert_eq!(doc["raw"], records[1]);
+        assert_eq!(invocation.metrics.unreadable_records, 1);
+        assert_eq!(sink.objects().len(), 3);
+    }
+
+    // An unreadable record with a sequence number whose write fails is reported like any
+    // other record.
+    #[tokio::test]
+    async fn unreadable_record_with_sequence_number_is_reported() {
+        let sink = Arc::new(MemorySink::new());
+        sink.fail_containing("unreadable/");
+        let records = vec![insert(101, "a", CREATED), poisoned(102)];
+        let invocation = handle(&sink, &settings(Mode::Record), &event(&records), NOW).await;
+        assert_eq!(failures(&invocation.outcome.unwrap()), ["102"]);
+    }
+
+    // An unreadable record without a sequence number is stored under its eventID when the
+    // write succeeds...
+    #[tokio::test]
+    async fn unreadable_record_without_sequence_number_is_stored() {
+        let sink = Arc::new(MemorySink::new());
+        let records = vec![
+            insert(101, "a", CREATED),
+            json!({"eventID": "lost", "eventName": "INSERT"}),
+        ];
+        let invocation = handle(&sink, &settings(Mode::Record), &event(&records), NOW).await;
+        assert!(failures(&invocation.outcome.unwrap()).is_empty());
+        assert!(
+            sink.objects()
+                .contains_key("audit/unreadable/noseq-lost.json")
+        );
+    }
+
+    // ...and fails the whole invocation when that write fails: there is no identifier to
+    // report, and reporting success would lose it.
+    #[tokio::test]
+    async fn unidentifiable_failure_fails_the_invocation() {
+        let sink = Arc::new(MemorySink::new());
+        sink.fail_containing("unreadable/noseq");
+        let records = vec![
+            insert(101, "a", CREATED),
+            json!({"eventID": "lost", "eventName": "INSERT"}),
+        ];
+        let invocation = handle(&sink, &settings(Mode::Record), &event(&records), NOW).await;
+        match invocation.outcome {
+            Err(HandlerError::Unidentifiable { event_id, source }) => {
+                assert_eq!(event_id.as_deref(), Some("lost"));
+                assert!(matches!(source, SinkError::Injected { .. }));
+            }
+            other => panic!("expected Unidentifiable, got {other:?}"),
+        }
+        assert_eq!(invocation.metrics.failed_records, 1);
+    }
+
+    // Input that is not an event fails as a whole, and nothing is written.
+    #[tokio::test]
+    async fn non_event_fails_whole_and_writes_nothing() {
+        let sink = Arc::new(MemorySink::new());
+        for input in [&b"[]"[..], b"{\"Records\": 3}", b"not json"] {
+            let invocation = handle(&sink, &settings(Mode::Record), input, NOW).await;
+            assert!(
+                matches!(invocation.outcome, Err(HandlerError::Event(_))),
+                "{input:?}"
+            );
+        }
+        assert!(sink.attempts().is_empty());
+    }
+
+    // Batch mode: one gzip JSON Lines object per table and hour, whose lines are exactly
+    // the record-mode documents, in stream order.
+    #[tokio::test]
+    async fn batch_mode_groups_by_table_and_hour() {
+        let hour_later = CREATED + 3600;
+        let records = vec![
+            insert(101, "a", CREATED),
+            insert(102, "b", hour_later),
+            insert(103, "c", CREATED),
+            insert(104, "d", hour_later),
+            insert(105, "e", hour_later),
+        ];
+        let sink = Arc::new(MemorySink::new());
+        let invocation = handle(&sink, &settings(Mode::Batch), &event(&records), NOW).await;
+        assert!(failures(&invocation.outcome.unwrap()).is_empty());
+        let documents = Arc::new(MemorySink::new());
+        handle(&documents, &settings(Mode::Record), &event(&records), NOW)
+            .await
+            .outcome
+            .unwrap();
+        let doc_of = |event_id: &str| {
+            let (_, object) = documents
+                .objects()
+                .into_iter()
+                .find(|(k, _)| k.ends_with(&format!("-{event_id}.json")))
+                .unwrap();
+            String::from_utf8(object.body).unwrap()
+        };
+
+        let objects = sink.objects();
+        let keys: Vec<&String> = objects.keys().collect();
+        let first = format!(
+            "audit/table=Orders/dt=2026-11-27/hour=02/{:0>40}-{:0>40}.jsonl.gz",
+            "101", "103"
+        );
+        let second = format!(
+            "audit/table=Orders/dt=2026-11-27/hour=03/{:0>40}-{:0>40}.jsonl.gz",
+            "102", "105"
+        );
+        assert_eq!(keys, [&first, &second]);
+        let stored = &objects[&first];
+        assert_eq!(
+            (stored.content_type, stored.content_encoding),
+            ("application/x-ndjson", Some("gzip"))
+        );
+        assert_eq!(
+            gunzip(&stored.body),
+            format!("{}\n{}\n", doc_of("ev101"), doc_of("ev103"))
+        );
+        assert_eq!(
+            gunzip(&objects[&second].body),
+            format!(
+                "{}\n{}\n{}\n",
+                doc_of("ev102"),
+                doc_of("ev104"),
+                doc_of("ev105")
+            )
+        );
+        assert_eq!(
+            (
+                invocation.metrics.objects_written,
+                invocation.metrics.records
+            ),
+            (2, 5)
+        );
+    }
+
+    // Batch mode: a failed object reports every record it holds; the other partition's
+    // records are not reported.
+    #[tokio::test]
+    async fn batch_mode_failed_object_reports_all_its_records() {
+        let records = vec![
+            insert(101, "a", CREATED),
+            insert(102, "b", CREATED + 3600),
+            insert(103, "c", CREATED),
+        ];
+        let sink = Arc::new(MemorySink::new());
+        sink.fail_containing("hour=02/");
+        let invocation = handle(&sink, &settings(Mode::Batch), &event(&records), NOW).await;
+        assert_eq!(failures(&invocation.outcome.unwrap()), ["101", "103"]);
+        assert_eq!(invocation.metrics.failed_records, 2);
+        assert_eq!(sink.objects().len(), 1);
+    }
+
+    // Batch mode writes the same bytes for the same records, so a re-delivery is a
+    // duplicate, not a second object.
+    #[tokio::test]
+    async fn batch_mode_redelivery_is_a_duplicate() {
+        let sink = Arc::new(MemorySink::new());
+        let input = event(&batch(4));
+        handle(&sink, &settings(Mode::Batch), &input, NOW)
+            .await
+            .outcome
+            .unwrap();
+        let again = handle(&sink, &settings(Mode::Batch), &input, NOW).await;
+        assert_eq!(
+            (
+                again.metrics.objects_written,
+                again.metrics.duplicates_avoided
+            ),
+            (0, 1)
+        );
+        assert_eq!(sink.objects().len(), 1);
+    }
+
+    // Records without a creation time go to the documented unknown partition.
+    #[tokio::test]
+    async fn batch_mode_without_creation_time_uses_unknown_partition() {
+        let mut record = insert(101, "a", CREATED);
+        record["dynamodb"]
+            .as_object_mut()
+            .unwrap()
+            .remove("ApproximateCreationDateTime");
+        let sink = Arc::new(MemorySink::new());
+        let invocation = handle(&sink, &settings(Mode::Batch), &event(&[record]), NOW).await;
+        assert!(failures(&invocation.outcome.unwrap()).is_empty());
+        let key = sink.objects().into_keys().next().unwrap();
+        assert!(
+            key.starts_with("audit/table=Orders/dt=unknown/hour=unknown/"),
+            "{key}"
+        );
+        assert_eq!(invocation.metrics.oldest_record_age_ms, None);
+    }
+
+    /// A sink that counts how many puts are in flight at once.
+    #[derive(Debug, Default)]
+    struct CountingSink {
+        in_flight: AtomicUsize,
+        peak: AtomicUsize,
+        inner: MemorySink,
+    }
+
+    impl Sink for CountingSink {
+        async fn put(&self, object: Object) -> Result<PutOutcome, SinkError> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(now, Ordering::SeqCst);
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+            let result = self.inner.put(object).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            result
+        }
+    }
+
+    // Never more than AUDIT_MAX_CONCURRENCY writes are in flight, and all of them finish.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn writes_in_flight_never_exceed_the_limit() {
+        let sink = Arc::new(CountingSink::default());
+        let mut limited = settings(Mode::Record);
+        limited.max_concurrency = 3;
+        let invocation = handle(&sink, &limited, &event(&batch(40)), NOW).await;
+        assert!(failures(&invocation.outcome.unwrap()).is_empty());
+        assert_eq!(sink.inner.objects().len(), 40);
+        let peak = sink.peak.load(Ordering::SeqCst);
+        assert!((1..=3).contains(&peak), "peak {peak}");
+    }
+
+    // Without images, documents omit old_image/new_image (the option reaches the renderer).
+    #[tokio::test]
+    async fn include_images_false_reaches_the_documents() {
+        let sink = Arc::new(MemorySink::new());
+        let mut no_images = settings(Mode::Record);
+        no_images.render.include_images = false;
+        handle(&sink, &no_images, &event(&batch(1)), NOW)
+            .await
+            .outcome
+            .unwrap();
+        let doc: Value =
+            serde_json::from_slice(&sink.objects().into_values().next().unwrap().body).unwrap();
+        assert!(
+            doc.get("new_image").is_none() && doc.get("old_image").is_none(),
+            "{doc}"
+        );
+    }
+}
