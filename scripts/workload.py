@@ -18,7 +18,6 @@ same writes; the stream's event ids and times differ, as they would on AWS.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import random
@@ -122,8 +121,9 @@ class _Gen:
     def money(self) -> str:
         return f"{self.rng.randrange(1, 100000)}.{self.rng.randrange(100):02d}"
 
-    def blob(self) -> str:
-        return base64.b64encode(bytes(self.rng.randrange(256) for _ in range(self.rng.randrange(1, 24)))).decode()
+    def blob(self) -> bytes:
+        # boto3 takes binary as bytes and base64-encodes it on the wire (and decodes it back).
+        return bytes(self.rng.randrange(256) for _ in range(self.rng.randrange(1, 24)))
 
     def line(self) -> dict:
         return {"M": {"sku": {"S": f"SKU-{self.rng.randrange(1000):03d}"}, "qty": {"N": str(self.rng.randrange(1, 9))}}}
