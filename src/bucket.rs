@@ -45,6 +45,8 @@ pub struct Fetched {
     pub checksum_sha256: Option<String>,
     pub content_encoding: Option<String>,
     pub version_id: Option<String>,
+    /// Object Lock retention, from the GET's headers (S3 sends them as it does on HEAD).
+    pub retention: Retention,
 }
 
 /// The Object Lock retention on an object, from its headers.
@@ -220,25 +222,6 @@ impl Bucket {
         Ok(out)
     }
 
-    /// Whether anything (an object version or a delete marker) was ever written under `prefix`.
-    pub async fn list_versions_exist(&self, prefix: &str) -> Result<bool, BucketError> {
-        let page = self
-            .client
-            .list_object_versions()
-            .bucket(&self.name)
-            .prefix(prefix)
-            .max_keys(1)
-            .send()
-            .await
-            .map_err(|e| {
-                request_error(
-                    format!("listing versions of s3://{}/{prefix}", self.name),
-                    e,
-                )
-            })?;
-        Ok(!page.versions().is_empty() || !page.delete_markers().is_empty())
-    }
-
     /// Every version and delete marker under `prefix`.
     pub async fn list_versions(&self, prefix: &str) -> Result<Vec<VersionRow>, BucketError> {
         let mut rows = Vec::new();
@@ -302,6 +285,12 @@ impl Bucket {
         let checksum_sha256 = out.checksum_sha256().map(str::to_owned);
         let content_encoding = out.content_encoding().map(str::to_owned);
         let version_id = out.version_id().map(str::to_owned);
+        let retention = Retention {
+            mode: out.object_lock_mode().map(|m| m.as_str().to_owned()),
+            retain_until: out
+                .object_lock_retain_until_date()
+                .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+        };
         let body = out.body.collect().await.map_err(|e| BucketError::Request {
             action: action(),
             message: e.to_string(),
@@ -312,6 +301,7 @@ impl Bucket {
             checksum_sha256,
             content_encoding,
             version_id,
+            retention,
         })
     }
 

@@ -103,23 +103,22 @@ fn parse_key(text: &str) -> Result<(Map<String, Value>, Item<'static>), CommandE
     Ok((typed, item))
 }
 
-/// Finds the item's prefix, explaining batch mode and unknown tables instead of "empty".
-async fn item_prefix(
+/// Explains why an item's prefix is empty: no bucket, batch mode, unknown table or key.
+async fn explain_missing(
     bucket: &Bucket,
     at: &Location,
     item: &ItemRef,
-    keys: &Item<'_>,
-) -> Result<String, CommandError> {
-    bucket.check().await?;
-    let prefix = key::item_prefix(&at.prefix, &item.table, keys);
-    if !bucket.list_versions_exist(&prefix).await? {
+    item_prefix: String,
+) -> CommandError {
+    let explained = async {
+        bucket.check().await?;
         let table_prefix = key::table_prefix(&at.prefix, &item.table);
         let below = bucket.list_prefixes(&table_prefix, "/").await?;
         let rest = |p: &String| p[table_prefix.len()..].to_owned();
         if below.iter().map(rest).any(|p| p.starts_with("dt="))
             && !below.iter().map(rest).any(|p| p.starts_with("item="))
         {
-            return Err(CommandError::BatchMode {
+            return Ok(CommandError::BatchMode {
                 bucket: bucket.name().to_owned(),
                 table_prefix,
                 table: item.table.clone(),
@@ -141,19 +140,19 @@ async fn item_prefix(
             } else {
                 format!(" (tables found: {})", tables.join(", "))
             };
-            return Err(CommandError::NoTable {
+            return Ok(CommandError::NoTable {
                 bucket: bucket.name().to_owned(),
                 prefix: at.prefix.clone(),
                 table: item.table.clone(),
                 hint,
             });
         }
-        return Err(CommandError::NoItem {
+        Ok(CommandError::NoItem {
             bucket: bucket.name().to_owned(),
-            item_prefix: prefix,
-        });
-    }
-    Ok(prefix)
+            item_prefix,
+        })
+    };
+    explained.await.unwrap_or_else(|e: BucketError| e.into())
 }
 
 /// Error documents of unreadable records that name this item (when their raw keys are
@@ -165,12 +164,15 @@ async fn unreadable_for(
     typed_key: &Map<String, Value>,
 ) -> Result<Vec<Entry>, CommandError> {
     let prefix = format!("{}unreadable/", at.prefix);
-    let rows = bucket.list_versions(&prefix).await?;
+    // Current objects only: a deleted error document cannot be attributed to an item anyway
+    // (verify reports it), and listing versions is much slower on some servers.
     let mut out = Vec::new();
-    for history in trail::group_versions(&rows) {
-        if history.deleted || history.versions == 0 {
-            continue;
-        }
+    for object_key in bucket.list_keys(&prefix).await? {
+        let history = trail::KeyHistory {
+            key: object_key,
+            versions: 1,
+            deleted: false,
+        };
         let fetched = bucket.get(&history.key).await?;
         let Ok(doc) = serde_json::from_slice::<Value>(&fetched.body) else {
             continue;
@@ -205,8 +207,10 @@ async fn read_item(
 ) -> Result<(Map<String, Value>, Vec<Entry>), CommandError> {
     let (typed, keys) = parse_key(&item.key)?;
     let bucket = Bucket::from_env(&at.bucket).await?;
-    let prefix = item_prefix(&bucket, at, item, &keys).await?;
-    let entries = trail::read(&bucket, &prefix).await?;
+    let prefix = key::item_prefix(&at.prefix, &item.table, &keys);
+    let Some(entries) = trail::read(&bucket, &prefix).await? else {
+        return Err(explain_missing(&bucket, at, item, prefix).await);
+    };
     let unreadable = unreadable_for(&bucket, at, &item.table, &typed).await?;
     Ok((typed, merge_in_stream_order(entries, unreadable)))
 }

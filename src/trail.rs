@@ -134,19 +134,45 @@ pub fn entry(history: &KeyHistory, body: Option<&[u8]>) -> Entry {
     }
 }
 
+/// Objects fetched at once while reading a trail.
+const IN_FLIGHT: usize = 8;
+
 /// Reads every object under `item_prefix`, in stream order, with the problems found.
-pub async fn read(bucket: &Bucket, item_prefix: &str) -> Result<Vec<Entry>, BucketError> {
+/// Returns `None` when nothing (no object, no delete marker) was ever written there.
+pub async fn read(bucket: &Bucket, item_prefix: &str) -> Result<Option<Vec<Entry>>, BucketError> {
     let rows = bucket.list_versions(item_prefix).await?;
-    let mut entries = Vec::new();
-    for history in group_versions(&rows) {
-        let body = if history.deleted || history.versions == 0 {
-            None
-        } else {
-            Some(bucket.get(&history.key).await?.body)
-        };
-        entries.push(entry(&history, body.as_deref()));
+    if rows.is_empty() {
+        return Ok(None);
     }
-    Ok(entries)
+    let histories = group_versions(&rows);
+    let mut bodies: Vec<Option<Vec<u8>>> = vec![None; histories.len()];
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut pending = histories
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !h.deleted && h.versions > 0)
+        .map(|(i, h)| (i, h.key.clone()));
+    loop {
+        while tasks.len() < IN_FLIGHT {
+            let Some((index, key)) = pending.next() else {
+                break;
+            };
+            let bucket = bucket.clone();
+            tasks.spawn(async move { bucket.get(&key).await.map(|f| (index, f.body)) });
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
+        let (index, body) = joined.expect("a fetch task panicked")?;
+        bodies[index] = Some(body);
+    }
+    Ok(Some(
+        histories
+            .iter()
+            .zip(&bodies)
+            .map(|(h, body)| entry(h, body.as_deref()))
+            .collect(),
+    ))
 }
 
 #[cfg(test)]

@@ -399,7 +399,11 @@ pub async fn run(
                     return Ok((index, history.key, 0, findings));
                 }
                 let fetched = bucket.get(&history.key).await?;
-                let retention = bucket.retention(&history.key).await?;
+                // GET carries the lock headers; HEAD is asked only to confirm a missing lock.
+                let retention = match fetched.retention.mode {
+                    Some(_) => fetched.retention.clone(),
+                    None => bucket.retention(&history.key).await?,
+                };
                 let (docs, findings) =
                     check_object(&validators, &prefix, &history, &fetched, &retention);
                 Ok::<_, BucketError>((index, history.key, docs, findings))
@@ -453,6 +457,7 @@ mod tests {
             body,
             content_encoding: None,
             version_id: None,
+            retention: locked(),
         }
     }
 
