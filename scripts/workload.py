@@ -373,10 +373,32 @@ def _demo(argv: list[str]) -> int:
     return 0
 
 
+def _tamper(argv: list[str]) -> int:
+    """`python scripts/workload.py tamper ENDPOINT BUCKET`: what an intruder might do.
+
+    Rewrites the 3rd audit object (a second version, as any write to a versioned bucket makes)
+    and deletes the 3rd from last (a delete marker: Object Lock allows that, and keeps the
+    locked version underneath).
+    """
+    import boto3
+
+    endpoint, bucket = argv
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    keys = sorted(o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="audit/")
+                  for o in page.get("Contents", []))
+    body = s3.get_object(Bucket=bucket, Key=keys[2])["Body"].read()
+    s3.put_object(Bucket=bucket, Key=keys[2], Body=body.replace(b'"ttl_expiry":false', b'"ttl_expiry":true'),
+                  ChecksumAlgorithm="SHA256")
+    s3.delete_object(Bucket=bucket, Key=keys[-3])
+    return 0
+
+
 if __name__ == "__main__":
     import sys
 
     if len(sys.argv) >= 4 and sys.argv[1] == "demo":
         sys.exit(_demo(sys.argv[2:]))
-    print("usage: workload.py demo ENDPOINT OUTDIR", file=sys.stderr)
+    if len(sys.argv) >= 4 and sys.argv[1] == "tamper":
+        sys.exit(_tamper(sys.argv[2:]))
+    print("usage: workload.py demo ENDPOINT OUTDIR | workload.py tamper ENDPOINT BUCKET", file=sys.stderr)
     sys.exit(2)
