@@ -208,10 +208,12 @@ async fn read_item(
     let (typed, keys) = parse_key(&item.key)?;
     let bucket = Bucket::from_env(&at.bucket).await?;
     let prefix = key::item_prefix(&at.prefix, &item.table, &keys);
-    let Some(entries) = trail::read(&bucket, &prefix).await? else {
+    let entries = trail::read(&bucket, &prefix).await?;
+    // An item whose only records were unreadable has error documents and nothing else.
+    let unreadable = unreadable_for(&bucket, at, &item.table, &typed).await?;
+    let Some(entries) = entries.or((!unreadable.is_empty()).then(Vec::new)) else {
         return Err(explain_missing(&bucket, at, item, prefix).await);
     };
-    let unreadable = unreadable_for(&bucket, at, &item.table, &typed).await?;
     Ok((typed, merge_in_stream_order(entries, unreadable)))
 }
 

@@ -256,6 +256,41 @@ def test_cli_errors_are_one_line(scenario):
         assert "panicked" not in out.stderr
 
 
+def test_sample_events_verify_and_unreadable_in_history(audit_bucket, lambda_watch, moto_endpoint, ddb_audit_bin):
+    """Every sample event in record mode (hashed keys, KEYS_ONLY, TTL, an unreadable record):
+    verify passes, noting the error document; the item whose record was unreadable shows it in
+    its history, and its replay says the answer is uncertain."""
+    lambda_watch.set_env(AUDIT_BUCKET=audit_bucket)
+    for event in sorted((ROOT / "events").glob("*.json")):
+        assert lambda_watch.invoke(str(event)).get("batchItemFailures", []) == [], event.name
+    cli = Cli(ddb_audit_bin, moto_endpoint, audit_bucket, PREFIX)
+    out = cli.run("verify")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "1 unreadable records kept as error documents" in out.stdout, out.stdout
+    key = "pk=ORDER#2004,sk=LINE#1"  # index 3 of mixed-batch.json: unknown type tag X
+    history = cli.run("history", "--table", "Orders", "--key", key)
+    assert "the stream record could not be read" in history.stdout, history.stdout
+    replay = cli.run("replay", "--table", "Orders", "--key", key, "--at", "now")
+    assert replay.returncode == 2 and "UNCERTAIN" in replay.stderr, replay.stderr
+
+
+def test_batch_mode_bucket_is_verified_and_history_points_to_athena(audit_bucket, lambda_watch, moto_endpoint,
+                                                                     ddb_audit_bin):
+    """In batch mode verify checks the gzip JSON Lines objects; history and replay explain that
+    per-item reading is Athena's job there, in one line, instead of finding nothing."""
+    lambda_watch.set_env(AUDIT_BUCKET=audit_bucket, AUDIT_MODE="batch")
+    for name in ["insert.json", "modify.json", "mixed-batch.json"]:
+        assert lambda_watch.invoke(f"events/{name}").get("batchItemFailures", []) == [], name
+    cli = Cli(ddb_audit_bin, moto_endpoint, audit_bucket, PREFIX)
+    out = cli.run("verify")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert ".jsonl.gz" not in out.stdout and " 0 documents" not in out.stdout
+    for args in [["history"], ["replay", "--at", "now"]]:
+        res = cli.run(*args, "--table", "Orders", "--key", "pk=ORDER#1001,sk=META")
+        assert res.returncode == 1, res
+        assert len(res.stderr.strip().splitlines()) == 1 and "Athena" in res.stderr, res.stderr
+
+
 def test_verify_passes_then_catches_tampering(scenario, s3):
     """verify passes on the function's work, then names an overwritten and a deleted object.
 
