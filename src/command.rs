@@ -228,8 +228,8 @@ pub async fn history(
     let (typed, entries) = read_item(at, item).await?;
     if json {
         for entry in &entries {
-            if let Some(doc) = &entry.document {
-                writeln!(out, "{doc}")?;
+            if let Some(text) = &entry.text {
+                writeln!(out, "{text}")?;
             }
             for problem in &entry.problems {
                 writeln!(err, "ddb-audit: {}: {problem}", entry.key)?;
@@ -337,6 +337,7 @@ mod tests {
             key: key.into(),
             document: None,
             problems: vec![],
+            ..Default::default()
         }
     }
 

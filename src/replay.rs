@@ -261,7 +261,7 @@ mod tests {
                 "key": {"pk": {"S": "a"}}, "user_identity": null, "ttl_expiry": false,
                 "complete": !changes.is_null(), "changes": changes, "old_image": old, "new_image": new
             })),
-            problems: vec![],
+            ..Default::default()
         }
     }
 

@@ -200,9 +200,8 @@ pub fn render(table: &str, key: &Map<String, Value>, entries: &[Entry]) -> Strin
                     }
                 }
             }
-            _ => {
-                let _ = writeln!(out, "(object {})", entry.key);
-            }
+            Some(_) => out.push_str("UNREADABLE RECORD (kept verbatim as an error document)\n"),
+            None => out.push_str("MISSING OR INVALID DOCUMENT\n"),
         }
         for problem in &entry.problems {
             let _ = writeln!(out, "    !! {}: {problem}", entry.key);
@@ -281,11 +280,13 @@ mod tests {
                 key: "k/1".into(),
                 document: Some(doc),
                 problems: vec![],
+                ..Default::default()
             },
             Entry {
                 key: "k/2".into(),
                 document: None,
                 problems: vec![Problem::Deleted],
+                ..Default::default()
             },
         ];
         let key = json!({"pk": {"S": "a"}});

@@ -11,11 +11,13 @@ use serde_json::Value;
 use crate::bucket::{Bucket, BucketError, VersionRow};
 
 /// One object of the trail, in key order (which is stream order).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Entry {
     pub key: String,
     /// The document stored in the object's current version, when there is one that parses.
     pub document: Option<Value>,
+    /// That document's text exactly as stored (for `history --json`).
+    pub text: Option<String>,
     /// What makes this object untrustworthy or unusable, if anything.
     pub problems: Vec<Problem>,
 }
@@ -112,8 +114,10 @@ pub fn parse_object(body: &[u8]) -> Result<Value, Problem> {
 /// Builds an entry from a key's history and (when not deleted) its current content.
 pub fn entry(history: &KeyHistory, body: Option<&[u8]>) -> Entry {
     let mut problems = history_problems(history);
+    let mut text = None;
     let document = match body.map(parse_object) {
         Some(Ok(doc)) => {
+            text = body.map(|b| String::from_utf8_lossy(b).trim_end().to_owned());
             if let Some(message) = doc.pointer("/error/message").and_then(Value::as_str) {
                 problems.push(Problem::Unreadable {
                     message: message.to_owned(),
@@ -130,6 +134,7 @@ pub fn entry(history: &KeyHistory, body: Option<&[u8]>) -> Entry {
     Entry {
         key: history.key.clone(),
         document,
+        text,
         problems,
     }
 }

@@ -165,6 +165,8 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        // A reader that stops early (`| head`) is not an error worth a message.
+        Err(CommandError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ddb-audit: {e}");
             ExitCode::FAILURE
