@@ -119,7 +119,19 @@ pub fn replay(entries: &[Entry], at: Timestamp) -> Replay {
         };
         if let Some(doc) = &doc {
             match doc.time {
-                Some(t) if t > at => break,
+                Some(t) if t > at => {
+                    if out.applied == 0 && doc.event_name != "INSERT" {
+                        // The item existed before its first audited change; since when, and
+                        // as what, the trail cannot say.
+                        out.state = State::Unknown;
+                        out.uncertainties.push(format!(
+                            "the trail begins at {} with a {}: the item existed before its first audited change",
+                            doc.time_text.as_deref().unwrap_or("?"),
+                            doc.event_name
+                        ));
+                    }
+                    break;
+                }
                 Some(_) => {}
                 None => out.uncertainties.push(format!(
                     "{}: the record has no creation time; assumed to be before the requested time",
@@ -397,6 +409,15 @@ mod tests {
         let r = replay(&t, at("2026-11-27T11:30:00.000Z"));
         assert_eq!(present(&r), json!({"n": {"N": "2"}, "pk": {"S": "a"}}));
         assert!(r.notes.iter().any(|n| n.contains("existed before")));
+    }
+
+    // Before a trail that starts mid-life, the item existed in an unknown state: no "absent".
+    #[test]
+    fn before_a_trail_starting_mid_life_is_unknown() {
+        let t = trail()[1..].to_vec();
+        let r = replay(&t, at("2026-11-27T10:30:00.000Z"));
+        assert!(matches!(r.state, State::Unknown));
+        assert!(r.uncertainties.iter().any(|u| u.contains("existed before")));
     }
 
     // Documents written without images still replay from their changes alone.
