@@ -225,9 +225,10 @@ def test_replay_now_equals_scan(scenario, dynamodb):
 
 
 def test_replay_at_each_boundary_equals_recorded_state(scenario):
-    """At every phase boundary, every item replays to the state recorded after that phase."""
+    """At every intermediate phase boundary, every item replays to the state recorded then."""
     cli, work = scenario["cli"], scenario["work"]
-    jobs = [(b, k) for b in work.boundaries for k in work.keys]
+    # The last boundary is the end state, which test_replay_now_equals_scan checks against a Scan.
+    jobs = [(b, k) for b in work.boundaries[:-1] for k in work.keys]
     with ThreadPoolExecutor(4) as pool:
         replayed = list(pool.map(lambda job: cli.replay(job[1], job[0].at)[0], jobs))
     mismatches = [
