@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -91,8 +90,10 @@ def ddb_audit_bin(tmp_path_factory) -> Path:
     copied at once, so a concurrent build sharing CARGO_TARGET_DIR cannot swap it mid-test."""
     build = subprocess.run(
         ["cargo", "build", "--quiet", "--bin", "ddb-audit", "--message-format=json"],
-        cwd=ROOT, check=True, capture_output=True, text=True,
+        cwd=ROOT, capture_output=True, text=True,
     )
+    if build.returncode != 0:
+        pytest.fail(f"cargo build --bin ddb-audit failed:\n{build.stderr[-6000:]}", pytrace=False)
     built = [json.loads(line).get("executable") for line in build.stdout.splitlines()]
     executable = next(path for path in built if path and Path(path).name == "ddb-audit")
     copy = tmp_path_factory.mktemp("bin") / "ddb-audit"
