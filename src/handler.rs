@@ -303,7 +303,8 @@ fn plan(records: &[&RawValue], settings: &Settings, now: Timestamp) -> Plan {
         members.push(documents.into_iter().map(|(member, _)| member).collect());
     }
 
-    metrics.oldest_record_age_ms = oldest.map(|o| now.unix_millis - o.unix_millis);
+    // Creation times are approximate and clocks skew: a record "from the future" is 0 old.
+    metrics.oldest_record_age_ms = oldest.map(|o| (now.unix_millis - o.unix_millis).max(0));
     Plan {
         objects,
         members,
@@ -784,6 +785,19 @@ mod tests {
             "{key}"
         );
         assert_eq!(invocation.metrics.oldest_record_age_ms, None);
+    }
+
+    // The age is measured from the oldest record; a record stamped after "now" (clock
+    // skew) does not make it negative.
+    #[tokio::test]
+    async fn oldest_age_comes_from_the_oldest_record_and_is_never_negative() {
+        let sink = Arc::new(MemorySink::new());
+        let records = vec![insert(101, "a", CREATED + 30), insert(102, "b", CREATED)];
+        let invocation = handle(&sink, &settings(Mode::Record), &event(&records), NOW).await;
+        assert_eq!(invocation.metrics.oldest_record_age_ms, Some(60_000));
+        let future = vec![insert(103, "c", CREATED + 120)];
+        let invocation = handle(&sink, &settings(Mode::Record), &event(&future), NOW).await;
+        assert_eq!(invocation.metrics.oldest_record_age_ms, Some(0));
     }
 
     /// A sink that counts how many puts are in flight at once.
