@@ -16,7 +16,9 @@ struct Event<'a> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).ok_or("usage: bench_floor EVENT.json")?;
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: bench_floor EVENT.json")?;
     let bytes = std::fs::read(path)?;
     let event: Event<'_> = serde_json::from_slice(&bytes)?;
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());

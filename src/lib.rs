@@ -3,6 +3,7 @@
 //! The pure core (no IO, no clock, no async) is [`value`], [`number`], [`record`], [`diff`],
 //! [`patch`], [`timestamp`], [`document`] and [`event`]. The rest talks to the world.
 
+pub mod convert;
 pub mod diff;
 pub mod document;
 pub mod event;
