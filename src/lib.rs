@@ -4,6 +4,7 @@
 //! [`patch`], [`timestamp`], [`document`] and [`event`]. The rest talks to the world.
 
 pub mod config;
+pub mod convert;
 pub mod diff;
 pub mod document;
 pub mod event;
