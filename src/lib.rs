@@ -1,7 +1,12 @@
 //! ddb-audit: DynamoDB Streams records in, diff-annotated audit documents out.
 //!
-//! The pure core (no IO, no clock, no async) is [`value`], [`number`], [`record`], [`diff`],
-//! [`patch`], [`timestamp`], [`document`] and [`event`]. The rest talks to the world.
+//! The pure core (no IO, no clock, no async): [`value`] (typed DynamoDB values), [`number`]
+//! (exact number text), [`record`] (a stream record), [`diff`] and [`patch`] (the change list
+//! and its inverse), [`timestamp`], [`document`] (one audit document), [`event`] (a whole
+//! Lambda event), [`key`] (object keys), [`metrics`] (the EMF line) and [`convert`]
+//! (serde_dynamo values). At the edge: [`transform`] (JSON Lines to a writer), [`config`]
+//! (the environment, read once), [`sink`] (S3, and an in-memory twin) and [`handler`] (one
+//! Lambda invocation).
 
 pub mod config;
 pub mod convert;
