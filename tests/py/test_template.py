@@ -601,3 +601,78 @@ def test_every_checkov_skip_gives_a_reason(resources):
     for logical_id, skip in skips:
         assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), (logical_id, skip)
         assert len(skip.get("comment", "").split()) >= 5, (logical_id, skip["id"], "give a reason")
+
+
+# --- the expressions that derive the table from the stream ARN --------------------------------
+
+STREAM = "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders.v2-eu/stream/2026-11-01T00:00:00.000"
+DEMO_TABLE_ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders-audit-DemoTable-1A2B3C"
+
+
+def evaluate(expr, params, conditions):
+    """Evaluates the few intrinsic functions the template uses to derive ARNs and names."""
+    if isinstance(expr, str):
+        return expr
+    if isinstance(expr, list):
+        return [evaluate(e, params, conditions) for e in expr]
+    ((fn, arg),) = expr.items()
+    if fn == "Ref":
+        return params[arg]
+    if fn == "Fn::If":
+        name, when_true, when_false = arg
+        return evaluate(when_true if conditions[name] else when_false, params, conditions)
+    if fn == "Fn::Split":
+        sep, text = arg
+        return evaluate(text, params, conditions).split(sep)
+    if fn == "Fn::Select":
+        index, items = arg
+        return evaluate(items, params, conditions)[index]
+    if fn == "Fn::GetAtt":
+        return params[".".join(arg)]
+    if fn == "Fn::Sub":
+        text, variables = arg if isinstance(arg, list) else (arg, {})
+        values = {k: evaluate(v, params, conditions) for k, v in variables.items()}
+        return re.sub(r"\$\{([^}!]+)\}", lambda m: values.get(m.group(1), params.get(m.group(1), m.group(0))), text)
+    raise AssertionError(f"unexpected intrinsic {fn}")
+
+
+# Guards the Select/Split expressions: from a stream ARN (or the demo table) they yield the
+# table's ARN and name that the IAM grant, the trail selector and the Athena projection use.
+@pytest.mark.parametrize(
+    "demo, params, table_arn, table_name",
+    [
+        (False, {"TableStreamArn": STREAM}, STREAM.split("/stream/")[0], "Orders.v2-eu"),
+        (
+            True,
+            {"TableStreamArn": "", "DemoTable.Arn": DEMO_TABLE_ARN, "DemoTable.StreamArn": DEMO_TABLE_ARN + "/stream/x"},
+            DEMO_TABLE_ARN,
+            "orders-audit-DemoTable-1A2B3C",
+        ),
+    ],
+)
+def test_table_arn_and_name_are_derived_from_the_stream_arn(resources, demo, params, table_arn, table_name):
+    conditions = {"CreateDemoTable": demo, "RecordTableDataEventsOn": True}
+    assert evaluate(TABLE_ARN, params, conditions) == table_arn
+    _, conditional = _selectors(resources)
+    (_, selector, _), = conditional
+    assert evaluate(_field(selector, "resources.ARN")["Equals"], params, conditions) == [table_arn]
+    (list_streams,) = [s for s in _role_statements(resources) if s["Action"] == "dynamodb:ListStreams"]
+    assert evaluate(list_streams["Resource"], params, conditions) == table_arn + "/stream/*"
+    glue = props(resources, "AuditDocumentsTable")["TableInput"]["Parameters"]
+    assert evaluate(glue["projection.tbl.values"], params, conditions) == table_name
+
+
+# Guards the TableStreamArn parameter's pattern: empty or a stream ARN; a table ARN (a common
+# mistake) or any other text is refused before anything is created.
+def test_table_stream_arn_parameter_accepts_only_stream_arns(template):
+    pattern = template["Parameters"]["TableStreamArn"]["AllowedPattern"]
+    for good in ["", STREAM, "arn:aws-cn:dynamodb:cn-north-1:123456789012:table/abc/stream/2026-01-01T00:00:00.000"]:
+        assert re.fullmatch(pattern, good), good
+    for bad in [
+        STREAM.split("/stream/")[0],
+        "Orders",
+        "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/stream/",
+        "arn:aws:dynamodb:eu-west-1:12345:table/Orders/stream/2026-11-01T00:00:00.000",
+        "arn:aws:kinesis:eu-west-1:123456789012:stream/Orders",
+    ]:
+        assert not re.fullmatch(pattern, bad), bad
