@@ -390,7 +390,6 @@ STAR_ONLY_ACTIONS = {
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "cloudwatch:PutMetricData",
-    "logs:DescribeLogGroups",
     "kms:CreateKey",
     "kms:ListAliases",
     "s3:ListAllMyBuckets",
