@@ -379,6 +379,19 @@ def test_function_logs_to_its_own_log_group_with_retention(template, resources):
     retention = template["Parameters"]["LogRetentionDays"]
     assert retention["Default"] in retention["AllowedValues"]
     assert group["KmsKeyId"] == getatt("AuditKey", "Arn")
+    # The key lets CloudWatch Logs use it for this log group only.
+    (logs,) = [
+        s for s in policy_statements(props(resources, "AuditKey")["KeyPolicy"])
+        if s["Principal"].get("Service") == {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}
+    ]
+    assert logs["Condition"] == {
+        "ArnEquals": {
+            "kms:EncryptionContext:aws:logs:arn": {
+                "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+                + group["LogGroupName"]["Fn::Sub"]
+            }
+        }
+    }
     assert props(resources, "AuditFunction")["LoggingConfig"]["LogGroup"] == ref("AuditFunctionLogGroup")
 
 
