@@ -28,7 +28,12 @@ setup:
 demo: setup
 	scripts/demo
 
-lint: fmt clippy
+# Both checks run even when the first fails, so one run shows every problem.
+lint:
+	@rc=0; \
+	echo "cargo fmt --all -- --check"; cargo fmt --all -- --check || rc=1; \
+	echo "cargo clippy --all-targets -- -D warnings"; cargo clippy --all-targets -- -D warnings || rc=1; \
+	exit $$rc
 
 fmt:
 	cargo fmt --all -- --check

@@ -4,13 +4,13 @@
 //! order, attribute names in byte order: the same record always gives the same bytes.
 //! This module performs no IO.
 
-use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
-use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 use crate::SCHEMA_ID;
 use crate::diff::Change;
-use crate::record::{StreamRecord, UserIdentity};
+use crate::json::JsonWriter;
+use crate::reader::Reader;
+use crate::record::{RecordError, StreamRecord};
 use crate::value::Item;
 
 /// How documents are rendered.
@@ -29,6 +29,9 @@ impl Default for RenderOptions {
 }
 
 /// One record, rendered.
+// Nearly every record is a `Document`; boxing it to shrink the rare `Unreadable` would cost an
+// allocation per record on the hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Rendered<'a> {
     /// A readable record and its document.
@@ -61,27 +64,32 @@ impl Rendered<'_> {
     }
 }
 
-/// Renders one record of a batch. Never fails: an unreadable record gives an error document
-/// that carries the record verbatim, so nothing is lost.
-pub fn render_record<'a>(raw: &'a RawValue, options: &RenderOptions) -> Rendered<'a> {
-    match StreamRecord::parse(raw) {
+/// Renders one record of a batch (its JSON text, as [`crate::parse_event`] returns it).
+/// Never fails: an unreadable record gives an error document that carries the record
+/// verbatim, so nothing is lost.
+pub fn render_record<'a>(raw: &'a str, options: &RenderOptions) -> Rendered<'a> {
+    render_parsed(raw, StreamRecord::parse(raw), options)
+}
+
+/// Renders a record already read from `raw`.
+pub(crate) fn render_parsed<'a>(
+    raw: &'a str,
+    parsed: Result<StreamRecord<'a>, RecordError>,
+    options: &RenderOptions,
+) -> Rendered<'a> {
+    match parsed {
         Ok(record) => {
-            let (json, count) = render_document(&record, raw.get().len(), options);
+            let (json, changes) = render_document(&record, raw, options);
             Rendered::Document {
                 record,
                 json,
-                changes: count,
+                changes,
             }
         }
         Err(err) => {
             let (event_id, sequence_number) = identifiers(raw);
-            let mut json = Vec::with_capacity(raw.get().len() + 256);
-            let view = UnreadableView {
-                event_id: event_id.as_deref(),
-                message: &err.message,
-                raw: raw.get(),
-            };
-            serde_json::to_writer(&mut json, &view).expect("documents serialize into memory");
+            let mut json = Vec::with_capacity(raw.len() + 256);
+            write_unreadable(&mut json, event_id.as_deref(), &err.message, raw);
             Rendered::Unreadable {
                 event_id,
                 sequence_number,
@@ -95,121 +103,159 @@ pub fn render_record<'a>(raw: &'a RawValue, options: &RenderOptions) -> Rendered
 /// The document's bytes and its number of changes.
 fn render_document(
     record: &StreamRecord<'_>,
-    size_hint: usize,
+    raw: &str,
     options: &RenderOptions,
 ) -> (Vec<u8>, usize) {
-    // Documents hold the images and the diff, so about twice the record.
-    let mut json = Vec::with_capacity(size_hint * 2 + 512);
+    // Documents hold the images and the diff: about twice the record.
+    let mut out = Vec::with_capacity(raw.len() * 2 + 512);
     let empty = Item::default();
     let changes = record.changes(&empty);
-    let count = changes.as_ref().map_or(0, Vec::len);
-    let view = DocumentView {
+    write_document(
+        &mut JsonWriter::new(&mut out, raw),
         record,
-        changes: changes.as_deref(),
+        changes.as_deref(),
         options,
-    };
-    serde_json::to_writer(&mut json, &view).expect("documents serialize into memory");
-    (json, count)
+    );
+    (out, changes.map_or(0, |c| c.len()))
 }
 
-struct DocumentView<'r, 'a> {
-    record: &'r StreamRecord<'a>,
-    changes: Option<&'r [Change<'r>]>,
-    options: &'r RenderOptions,
-}
+/// Writes the document, fields in the contract's order (see [`crate::json`] for why by hand).
+fn write_document(
+    w: &mut JsonWriter<'_>,
+    r: &StreamRecord<'_>,
+    changes: Option<&[Change<'_>]>,
+    options: &RenderOptions,
+) {
+    w.raw(b"{");
+    w.key("schema", true);
+    w.str(SCHEMA_ID);
+    w.key("event_id", false);
+    w.str(&r.event_id);
+    w.key("event_name", false);
+    w.str(r.event_name.as_str());
+    w.key("table", false);
+    w.str(&r.table);
 
-impl Serialize for DocumentView<'_, '_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let r = self.record;
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("schema", SCHEMA_ID)?;
-        map.serialize_entry("event_id", &r.event_id)?;
-        map.serialize_entry("event_name", r.event_name.as_str())?;
-        map.serialize_entry("table", &r.table)?;
-        map.serialize_entry("source", &SourceView(r))?;
-        map.serialize_entry("key", &r.keys)?;
-        map.serialize_entry("user_identity", &r.user_identity.as_ref().map(IdentityView))?;
-        map.serialize_entry("ttl_expiry", &r.is_ttl_expiry())?;
-        map.serialize_entry("complete", &self.changes.is_some())?;
-        map.serialize_entry("changes", &self.changes)?;
-        if self.options.include_images {
-            map.serialize_entry("old_image", &r.old_image)?;
-            map.serialize_entry("new_image", &r.new_image)?;
+    w.key("source", false);
+    w.raw(b"{");
+    w.key("stream_arn", true);
+    w.str(&r.stream_arn);
+    w.key("region", false);
+    w.str(&r.region);
+    w.key("account", false);
+    w.str(&r.account);
+    w.key("sequence_number", false);
+    w.str(&r.sequence_number);
+    w.key("approximate_creation_time", false);
+    let time = r.approximate_creation_time.map(|t| t.to_rfc3339());
+    w.opt_str(time.as_deref());
+    w.key("size_bytes", false);
+    match r.size_bytes {
+        Some(n) => w.raw(n.to_string().as_bytes()),
+        None => w.raw(b"null"),
+    }
+    w.key("stream_view_type", false);
+    w.opt_str(r.stream_view_type.as_deref());
+    w.key("event_version", false);
+    w.opt_str(r.event_version.as_deref());
+    w.raw(b"}");
+
+    w.key("key", false);
+    w.item(&r.keys);
+    w.key("user_identity", false);
+    match &r.user_identity {
+        // Keys in byte order, like every map the project writes.
+        Some(identity) => {
+            w.raw(b"{");
+            w.key("principalId", true);
+            w.str(&identity.principal_id);
+            w.key("type", false);
+            w.str(&identity.kind);
+            w.raw(b"}");
         }
-        map.end()
+        None => w.raw(b"null"),
     }
-}
-
-struct SourceView<'r, 'a>(&'r StreamRecord<'a>);
-
-impl Serialize for SourceView<'_, '_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let r = self.0;
-        let mut map = serializer.serialize_map(Some(8))?;
-        map.serialize_entry("stream_arn", &r.stream_arn)?;
-        map.serialize_entry("region", &r.region)?;
-        map.serialize_entry("account", &r.account)?;
-        map.serialize_entry("sequence_number", &r.sequence_number)?;
-        map.serialize_entry(
-            "approximate_creation_time",
-            &r.approximate_creation_time.map(|t| t.to_rfc3339()),
-        )?;
-        map.serialize_entry("size_bytes", &r.size_bytes)?;
-        map.serialize_entry("stream_view_type", &r.stream_view_type)?;
-        map.serialize_entry("event_version", &r.event_version)?;
-        map.end()
+    w.key("ttl_expiry", false);
+    w.raw(if r.is_ttl_expiry() { b"true" } else { b"false" });
+    w.key("complete", false);
+    w.raw(if changes.is_some() { b"true" } else { b"false" });
+    w.key("changes", false);
+    match changes {
+        Some(changes) => {
+            w.raw(b"[");
+            for (i, change) in changes.iter().enumerate() {
+                if i > 0 {
+                    w.raw(b",");
+                }
+                w.change(change);
+            }
+            w.raw(b"]");
+        }
+        None => w.raw(b"null"),
     }
-}
-
-struct IdentityView<'r, 'a>(&'r UserIdentity<'a>);
-
-impl Serialize for IdentityView<'_, '_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(2))?;
-        map.serialize_entry("principalId", &self.0.principal_id)?;
-        map.serialize_entry("type", &self.0.kind)?;
-        map.end()
-    }
-}
-
-struct UnreadableView<'r> {
-    event_id: Option<&'r str>,
-    message: &'r str,
-    raw: &'r str,
-}
-
-impl Serialize for UnreadableView<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct Message<'m>(&'m str);
-        impl Serialize for Message<'_> {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let mut map = serializer.serialize_map(Some(1))?;
-                map.serialize_entry("message", self.0)?;
-                map.end()
+    if options.include_images {
+        for (name, image) in [("old_image", &r.old_image), ("new_image", &r.new_image)] {
+            w.key(name, false);
+            match image {
+                Some(item) => w.item(item),
+                None => w.raw(b"null"),
             }
         }
-        let raw = compact_json(self.raw);
-        let raw: &RawValue = serde_json::from_str(&raw).map_err(serde::ser::Error::custom)?;
-        let mut map = serializer.serialize_map(Some(4))?;
-        map.serialize_entry("schema", SCHEMA_ID)?;
-        map.serialize_entry("event_id", &self.event_id)?;
-        map.serialize_entry("error", &Message(self.message))?;
-        map.serialize_entry("raw", raw)?;
-        map.end()
     }
+    w.raw(b"}");
 }
 
-/// `eventID` and `dynamodb.SequenceNumber` of a record that could not be read, where they are
-/// strings. The failure path can afford a tree.
-fn identifiers(raw: &RawValue) -> (Option<String>, Option<String>) {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(raw.get()) else {
-        return (None, None);
-    };
-    let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).map(str::to_owned);
-    (
-        text(value.get("eventID")),
-        text(value.get("dynamodb").and_then(|d| d.get("SequenceNumber"))),
-    )
+/// The error document: `{"schema", "event_id", "error": {"message"}, "raw"}`.
+fn write_unreadable(out: &mut Vec<u8>, event_id: Option<&str>, message: &str, raw: &str) {
+    let mut w = JsonWriter::new(out, "");
+    w.raw(b"{");
+    w.key("schema", true);
+    w.str(SCHEMA_ID);
+    w.key("event_id", false);
+    w.opt_str(event_id);
+    w.key("error", false);
+    w.raw(b"{");
+    w.key("message", true);
+    w.str(message);
+    w.raw(b"}");
+    w.key("raw", false);
+    if is_json(raw) {
+        w.raw(compact_json(raw).as_bytes());
+    } else {
+        // Only a caller handing render_record text that is not JSON gets here (events are
+        // validated whole first); the text is kept, as a string.
+        w.str(raw);
+    }
+    w.raw(b"}");
+}
+
+fn is_json(text: &str) -> bool {
+    let mut r = Reader::new(text);
+    r.skip_value().and_then(|()| r.end()).is_ok()
+}
+
+/// `eventID` and `dynamodb.SequenceNumber` of a record that could not be read, where they can
+/// be read as strings.
+fn identifiers(raw: &str) -> (Option<String>, Option<String>) {
+    let (mut event_id, mut sequence_number) = (None, None);
+    let mut r = Reader::new(raw);
+    // Best effort: whatever was found before a failure is kept.
+    let _ = r.object("a record", |r, key| match key.as_ref() {
+        "eventID" => {
+            event_id = r.string().ok().map(Cow::into_owned);
+            Ok(())
+        }
+        "dynamodb" => r.object("an object", |r, key| {
+            if key == "SequenceNumber" {
+                sequence_number = r.string().ok().map(Cow::into_owned);
+                Ok(())
+            } else {
+                r.skip_value()
+            }
+        }),
+        _ => r.skip_value(),
+    });
+    (event_id, sequence_number)
 }
 
 /// Valid JSON text without its insignificant whitespace: byte for byte what was received,
@@ -245,7 +291,7 @@ mod tests {
         "arn:aws:dynamodb:ap-northeast-1:123456789012:table/Orders/stream/2026-11-01T00:00:00.000";
 
     fn render(json: &str, include_images: bool) -> serde_json::Value {
-        let raw = RawValue::from_string(json.to_owned()).unwrap();
+        let raw = json.to_owned();
         let rendered = render_record(&raw, &RenderOptions { include_images });
         serde_json::from_slice(rendered.json()).unwrap()
     }
@@ -259,11 +305,10 @@ mod tests {
     // A MODIFY renders every field of the contract, in the contract's order.
     #[test]
     fn modify_renders_every_field_in_order() {
-        let raw = RawValue::from_string(record(
+        let raw = record(
             "MODIFY",
             r#"{"ApproximateCreationDateTime":1764210700.25,"Keys":{"pk":{"S":"o#1"}},"OldImage":{"pk":{"S":"o#1"},"s":{"S":"A"}},"NewImage":{"pk":{"S":"o#1"},"s":{"S":"B"}},"SequenceNumber":"0001","SizeBytes":40,"StreamViewType":"NEW_AND_OLD_IMAGES"}"#,
-        ))
-        .unwrap();
+        );
         let rendered = render_record(&raw, &RenderOptions::default());
         assert_eq!(
             std::str::from_utf8(rendered.json()).unwrap(),
@@ -361,7 +406,7 @@ mod tests {
     #[test]
     fn unreadable_record_keeps_the_record_verbatim() {
         let json = "{\n  \"eventID\": \"bad1\",\n  \"eventName\": \"MODIFY\",\n  \"dynamodb\": {\"SequenceNumber\": \"9\", \"NewImage\": {\"qty\": {\"X\": \"1.000000000000000000001\"}}, \"Keys\": {}}\n}";
-        let raw = RawValue::from_string(json.to_owned()).unwrap();
+        let raw = json.to_owned();
         let rendered = render_record(&raw, &RenderOptions::default());
         let Rendered::Unreadable {
             event_id,
@@ -388,7 +433,7 @@ mod tests {
     // A record that is not even an object still becomes a document with a null id.
     #[test]
     fn non_object_record_gets_null_id() {
-        let raw = RawValue::from_string("42".into()).unwrap();
+        let raw = "42".to_owned();
         let text = String::from_utf8(
             render_record(&raw, &RenderOptions::default())
                 .json()

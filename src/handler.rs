@@ -19,12 +19,11 @@ use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse
 use aws_smithy_types::error::display::DisplayErrorContext;
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use serde_json::value::RawValue;
 use tokio::task::JoinSet;
 
 use crate::config::{Config, Mode};
-use crate::document::{RenderOptions, Rendered, render_record};
-use crate::event::{EventError, parse_event};
+use crate::document::{RenderOptions, Rendered};
+use crate::event::{EventError, read_event};
 use crate::key;
 use crate::metrics::Metrics;
 use crate::sink::{self, Object, PutOutcome, Sink, SinkError};
@@ -109,20 +108,20 @@ pub async fn handle<S: Sink>(
     event: &[u8],
     now: Timestamp,
 ) -> Invocation {
-    let records = match parse_event(event) {
-        Ok(records) => records,
-        Err(error) => {
-            return Invocation {
-                metrics: Metrics::default(),
-                outcome: Err(error.into()),
-            };
-        }
-    };
+    // The event is read and rendered in one pass; the renderings are only used once the
+    // whole event has proved to be an event, so a malformed one writes nothing.
+    let mut rendered = Vec::new();
+    if let Err(error) = read_event(event, &settings.render, |r| rendered.push(r)) {
+        return Invocation {
+            metrics: Metrics::default(),
+            outcome: Err(error.into()),
+        };
+    }
     let Plan {
         objects,
         members,
         mut metrics,
-    } = plan(&records, settings, now);
+    } = plan(rendered, settings, now);
     let results = write_all(sink, objects, settings.max_concurrency).await;
 
     let mut failed: Vec<&Member> = Vec::new();
@@ -193,8 +192,8 @@ pub async fn invoke<S: Sink>(
     outcome
 }
 
-/// Renders every record and decides the objects: pure.
-fn plan(records: &[&RawValue], settings: &Settings, now: Timestamp) -> Plan {
+/// Decides the objects for a batch's rendered records: pure.
+fn plan(records: Vec<Rendered<'_>>, settings: &Settings, now: Timestamp) -> Plan {
     let mut metrics = Metrics {
         records: records.len() as u64,
         ..Metrics::default()
@@ -206,8 +205,8 @@ fn plan(records: &[&RawValue], settings: &Settings, now: Timestamp) -> Plan {
     let mut groups: Vec<Group> = Vec::new();
     let mut oldest: Option<Timestamp> = None;
 
-    for (index, raw) in records.iter().enumerate() {
-        match render_record(raw, &settings.render) {
+    for (index, rendered) in records.into_iter().enumerate() {
+        match rendered {
             Rendered::Document {
                 record,
                 json,
@@ -263,7 +262,9 @@ fn plan(records: &[&RawValue], settings: &Settings, now: Timestamp) -> Plan {
                         &settings.prefix,
                         event_id.as_deref(),
                         sequence_number.as_deref(),
-                        raw.get().as_bytes(),
+                        // Stands in for a missing eventID: the error document holds the
+                        // record verbatim, so it is as deterministic as the record.
+                        &json,
                     ),
                     body: json,
                     content_type: sink::JSON,
@@ -303,7 +304,8 @@ fn plan(records: &[&RawValue], settings: &Settings, now: Timestamp) -> Plan {
         members.push(documents.into_iter().map(|(member, _)| member).collect());
     }
 
-    metrics.oldest_record_age_ms = oldest.map(|o| now.unix_millis - o.unix_millis);
+    // Creation times are approximate and clocks skew: a record "from the future" is 0 old.
+    metrics.oldest_record_age_ms = oldest.map(|o| (now.unix_millis - o.unix_millis).max(0));
     Plan {
         objects,
         members,
@@ -784,6 +786,19 @@ mod tests {
             "{key}"
         );
         assert_eq!(invocation.metrics.oldest_record_age_ms, None);
+    }
+
+    // The age is measured from the oldest record; a record stamped after "now" (clock
+    // skew) does not make it negative.
+    #[tokio::test]
+    async fn oldest_age_comes_from_the_oldest_record_and_is_never_negative() {
+        let sink = Arc::new(MemorySink::new());
+        let records = vec![insert(101, "a", CREATED + 30), insert(102, "b", CREATED)];
+        let invocation = handle(&sink, &settings(Mode::Record), &event(&records), NOW).await;
+        assert_eq!(invocation.metrics.oldest_record_age_ms, Some(60_000));
+        let future = vec![insert(103, "c", CREATED + 120)];
+        let invocation = handle(&sink, &settings(Mode::Record), &event(&future), NOW).await;
+        assert_eq!(invocation.metrics.oldest_record_age_ms, Some(0));
     }
 
     /// A sink that counts how many puts are in flight at once.

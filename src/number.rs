@@ -117,9 +117,39 @@ pub fn canonical(text: &str) -> Option<Canonical> {
     })
 }
 
-/// Whether `text` is valid DynamoDB number text.
+/// Whether `text` is valid DynamoDB number text. Checked on every number read, so it
+/// allocates nothing (unlike [`canonical`]).
 pub fn is_valid(text: &str) -> bool {
-    canonical(text).is_some()
+    let bytes = text.as_bytes();
+    let digits = |mut i: usize| {
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        (i, i - start)
+    };
+    let mut i = usize::from(bytes.first() == Some(&b'-'));
+    let (next, int_len) = digits(i);
+    i = next;
+    let mut frac_len = 0;
+    if bytes.get(i) == Some(&b'.') {
+        (i, frac_len) = digits(i + 1);
+    }
+    if int_len + frac_len == 0 {
+        return false;
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let (next, exp_len) = digits(i);
+        if exp_len == 0 {
+            return false;
+        }
+        i = next;
+    }
+    i == bytes.len()
 }
 
 /// The spec's number equality: equal by exact decimal value. Invalid text is equal only to
@@ -168,6 +198,17 @@ mod tests {
     fn different_values_are_unequal() {
         for (a, b) in [("1", "-1"), ("1", "10"), ("0.1", "1"), ("1e2", "1e3")] {
             assert!(!num_eq(a, b), "{a} should differ from {b}");
+        }
+    }
+
+    // The allocation-free check and the parser accept exactly the same text.
+    #[test]
+    fn validity_check_agrees_with_the_parser() {
+        for text in [
+            "", "-", ".", "-.", "1e", "1e+", "+1", "1.2.3", "1 ", "e5", "0", "-0", "1.", ".1",
+            "1e5", "1E-5", "-1.5e+10", "-.5e-0",
+        ] {
+            assert_eq!(is_valid(text), canonical(text).is_some(), "{text:?}");
         }
     }
 

@@ -8,11 +8,11 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use crate::diff::{Change, diff};
+use crate::reader::{self, Kind, ReadError, Reader};
 use crate::timestamp::Timestamp;
-use crate::value::{CowStr, Item};
+use crate::value::{Item, read_item};
 
 /// The kind of change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,49 +87,158 @@ impl RecordError {
     }
 }
 
-#[derive(Deserialize)]
+/// The record's fields as found, before the checks that make it a [`StreamRecord`].
+#[derive(Default)]
 struct Wire<'a> {
-    #[serde(rename = "eventID", borrow, default)]
-    event_id: Option<CowStr<'a>>,
-    #[serde(rename = "eventName", borrow, default)]
-    event_name: Option<CowStr<'a>>,
-    #[serde(rename = "eventVersion", borrow, default)]
-    event_version: Option<CowStr<'a>>,
-    #[serde(rename = "awsRegion", borrow, default)]
-    aws_region: Option<CowStr<'a>>,
-    #[serde(rename = "eventSourceARN", borrow, default)]
-    event_source_arn: Option<CowStr<'a>>,
-    #[serde(rename = "userIdentity", borrow, default)]
+    event_id: Option<Cow<'a, str>>,
+    event_name: Option<Cow<'a, str>>,
+    event_version: Option<Cow<'a, str>>,
+    aws_region: Option<Cow<'a, str>>,
+    event_source_arn: Option<Cow<'a, str>>,
     user_identity: Option<UserIdentity<'a>>,
-    #[serde(borrow, default)]
     dynamodb: Option<WireStreamData<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct WireStreamData<'a> {
-    #[serde(rename = "ApproximateCreationDateTime", borrow, default)]
-    approximate_creation_date_time: Option<&'a RawValue>,
-    #[serde(rename = "Keys", borrow, default)]
+    approximate_creation_time: Option<Timestamp>,
     keys: Option<Item<'a>>,
-    #[serde(rename = "NewImage", borrow, default)]
     new_image: Option<Item<'a>>,
-    #[serde(rename = "OldImage", borrow, default)]
     old_image: Option<Item<'a>>,
-    #[serde(rename = "SequenceNumber", borrow, default)]
-    sequence_number: Option<CowStr<'a>>,
-    #[serde(rename = "SizeBytes", default)]
+    sequence_number: Option<Cow<'a, str>>,
     size_bytes: Option<u64>,
-    #[serde(rename = "StreamViewType", borrow, default)]
-    stream_view_type: Option<CowStr<'a>>,
+    stream_view_type: Option<Cow<'a, str>>,
+}
+
+/// Stores a member's value, refusing a second occurrence of the same member.
+fn once<T>(slot: &mut Option<T>, key: &str, value: Option<T>) -> reader::Result<()> {
+    if slot.is_some() {
+        return Err(ReadError::invalid(format!("duplicate field {key:?}")));
+    }
+    *slot = value;
+    Ok(())
+}
+
+/// `null`, or a value read by `read`.
+fn nullable<'a, T>(
+    r: &mut Reader<'a>,
+    read: impl FnOnce(&mut Reader<'a>) -> reader::Result<T>,
+) -> reader::Result<Option<T>> {
+    if r.null()? {
+        Ok(None)
+    } else {
+        read(r).map(Some)
+    }
+}
+
+fn read_wire<'a>(r: &mut Reader<'a>) -> reader::Result<Wire<'a>> {
+    let mut w = Wire::default();
+    r.object("a stream record", |r, key| {
+        let text = |r: &mut Reader<'a>| nullable(r, Reader::string);
+        let result = match key.as_ref() {
+            "eventID" => text(r).and_then(|v| once(&mut w.event_id, &key, v)),
+            "eventName" => text(r).and_then(|v| once(&mut w.event_name, &key, v)),
+            "eventVersion" => text(r).and_then(|v| once(&mut w.event_version, &key, v)),
+            "awsRegion" => text(r).and_then(|v| once(&mut w.aws_region, &key, v)),
+            "eventSourceARN" => text(r).and_then(|v| once(&mut w.event_source_arn, &key, v)),
+            "userIdentity" => {
+                nullable(r, read_identity).and_then(|v| once(&mut w.user_identity, &key, v))
+            }
+            "dynamodb" => {
+                nullable(r, read_stream_data).and_then(|v| once(&mut w.dynamodb, &key, v))
+            }
+            _ => r.skip_value(),
+        };
+        result.map_err(|e| e.within_key(&key))
+    })?;
+    Ok(w)
+}
+
+fn read_identity<'a>(r: &mut Reader<'a>) -> reader::Result<UserIdentity<'a>> {
+    let (mut kind, mut principal_id) = (None, None);
+    r.object("an object with \"type\" and \"principalId\"", |r, key| {
+        let result = match key.as_ref() {
+            "type" => r.string().and_then(|v| once(&mut kind, &key, Some(v))),
+            "principalId" => r
+                .string()
+                .and_then(|v| once(&mut principal_id, &key, Some(v))),
+            _ => r.skip_value(),
+        };
+        result.map_err(|e| e.within_key(&key))
+    })?;
+    match (kind, principal_id) {
+        (Some(kind), Some(principal_id)) => Ok(UserIdentity { kind, principal_id }),
+        (None, _) => Err(ReadError::invalid("missing field \"type\"")),
+        (_, None) => Err(ReadError::invalid("missing field \"principalId\"")),
+    }
+}
+
+fn read_stream_data<'a>(r: &mut Reader<'a>) -> reader::Result<WireStreamData<'a>> {
+    let mut d = WireStreamData::default();
+    r.object("an object", |r, key| {
+        let text = |r: &mut Reader<'a>| nullable(r, Reader::string);
+        let item = |r: &mut Reader<'a>| nullable(r, read_item);
+        let result = match key.as_ref() {
+            "ApproximateCreationDateTime" => nullable(r, read_creation_time)
+                .and_then(|v| once(&mut d.approximate_creation_time, &key, v)),
+            "Keys" => item(r).and_then(|v| once(&mut d.keys, &key, v)),
+            "NewImage" => item(r).and_then(|v| once(&mut d.new_image, &key, v)),
+            "OldImage" => item(r).and_then(|v| once(&mut d.old_image, &key, v)),
+            "SequenceNumber" => text(r).and_then(|v| once(&mut d.sequence_number, &key, v)),
+            "SizeBytes" => nullable(r, read_size).and_then(|v| once(&mut d.size_bytes, &key, v)),
+            "StreamViewType" => text(r).and_then(|v| once(&mut d.stream_view_type, &key, v)),
+            _ => r.skip_value(),
+        };
+        result.map_err(|e| e.within_key(&key))
+    })?;
+    Ok(d)
+}
+
+/// Epoch seconds as a JSON number (what Lambda sends), or a string holding epoch seconds or
+/// RFC 3339 (what hand-made events sometimes carry).
+fn read_creation_time(r: &mut Reader<'_>) -> reader::Result<Timestamp> {
+    let (text, parsed) = if r.peek_kind()? == Kind::String {
+        let text = r.string()?;
+        let parsed =
+            Timestamp::from_epoch_seconds_text(&text).or_else(|| Timestamp::parse_rfc3339(&text));
+        (text, parsed)
+    } else {
+        let text = r.number_text()?;
+        (
+            Cow::Borrowed(text),
+            Timestamp::from_epoch_seconds_text(text),
+        )
+    };
+    parsed.ok_or_else(|| ReadError::invalid(format!("not epoch seconds in years 0-9999: {text}")))
+}
+
+fn read_size(r: &mut Reader<'_>) -> reader::Result<u64> {
+    let text = r.number_text()?;
+    text.parse()
+        .map_err(|_| ReadError::invalid(format!("expected a whole number of bytes, got {text}")))
 }
 
 impl<'a> StreamRecord<'a> {
-    /// Reads one record of an event, borrowing from it.
-    pub fn parse(raw: &'a RawValue) -> Result<Self, RecordError> {
-        let wire: Wire<'a> = match serde_json::from_str(raw.get()) {
-            Ok(wire) => wire,
-            Err(_) => return Err(locate_error(raw.get())),
-        };
+    /// Reads one record of an event (its JSON text), borrowing from it.
+    pub fn parse(raw: &'a str) -> Result<Self, RecordError> {
+        let mut r = Reader::new(raw);
+        let wire = read_wire(&mut r)
+            .and_then(|wire| r.end().map(|()| wire))
+            .map_err(|e| RecordError {
+                message: e.to_string(),
+            })?;
+        Self::from_wire(wire)
+    }
+
+    /// Reads one record where the reader stands. `Ok(Err(_))`: the record is JSON but not a
+    /// readable stream record; `Err(_)`: the reader met something that is not JSON, or a value
+    /// it could not read (the caller decides how far that goes).
+    pub(crate) fn read(r: &mut Reader<'a>) -> reader::Result<Result<Self, RecordError>> {
+        read_wire(r).map(Self::from_wire)
+    }
+
+    /// The checks that make the fields a record.
+    fn from_wire(wire: Wire<'a>) -> Result<Self, RecordError> {
         let dynamodb = wire
             .dynamodb
             .ok_or_else(|| RecordError::at("dynamodb", "missing"))?;
@@ -150,32 +259,21 @@ impl<'a> StreamRecord<'a> {
         })?;
         let (table, account) = (arn.table.to_owned(), arn.account.to_owned());
         // awsRegion is always sent by Lambda; when a hand-made event omits it, the ARN says it.
-        let region = match wire.aws_region {
-            Some(CowStr(region)) => region,
-            None => Cow::Owned(arn.region.to_owned()),
-        };
-        let approximate_creation_time = match dynamodb.approximate_creation_date_time {
-            None => None,
-            Some(raw) if raw.get() == "null" => None,
-            Some(raw) => Some(parse_creation_time(raw.get()).ok_or_else(|| {
-                RecordError::at(
-                    "dynamodb.ApproximateCreationDateTime",
-                    format_args!("not epoch seconds in years 0-9999: {}", raw.get()),
-                )
-            })?),
-        };
+        let region = wire
+            .aws_region
+            .unwrap_or_else(|| Cow::Owned(arn.region.to_owned()));
         Ok(Self {
             event_id,
             event_name,
-            event_version: wire.event_version.map(|s| s.0),
+            event_version: wire.event_version,
             region,
             stream_arn,
             table,
             account,
             sequence_number: required(dynamodb.sequence_number, "dynamodb.SequenceNumber")?,
-            approximate_creation_time,
+            approximate_creation_time: dynamodb.approximate_creation_time,
             size_bytes: dynamodb.size_bytes,
-            stream_view_type: dynamodb.stream_view_type.map(|s| s.0),
+            stream_view_type: dynamodb.stream_view_type,
             keys: dynamodb
                 .keys
                 .ok_or_else(|| RecordError::at("dynamodb.Keys", "missing"))?,
@@ -221,21 +319,8 @@ impl<'a> StreamRecord<'a> {
     }
 }
 
-fn required<'a>(field: Option<CowStr<'a>>, path: &str) -> Result<Cow<'a, str>, RecordError> {
-    field
-        .map(|s| s.0)
-        .ok_or_else(|| RecordError::at(path, "missing"))
-}
-
-/// `ApproximateCreationDateTime`: epoch seconds as a JSON number (what Lambda sends), or as a
-/// string holding epoch seconds or RFC 3339 (what hand-made events sometimes carry).
-fn parse_creation_time(raw: &str) -> Option<Timestamp> {
-    if raw.starts_with('"') {
-        let text: String = serde_json::from_str(raw).ok()?;
-        Timestamp::from_epoch_seconds_text(&text).or_else(|| Timestamp::parse_rfc3339(&text))
-    } else {
-        Timestamp::from_epoch_seconds_text(raw)
-    }
+fn required<'a>(field: Option<Cow<'a, str>>, path: &str) -> Result<Cow<'a, str>, RecordError> {
+    field.ok_or_else(|| RecordError::at(path, "missing"))
 }
 
 /// The parts of `arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL` the document needs.
@@ -264,33 +349,6 @@ impl<'s> StreamArn<'s> {
     }
 }
 
-/// Re-reads a record that failed, tracking the path, to say where and what went wrong.
-/// Only the failure path pays for path tracking.
-fn locate_error(raw: &str) -> RecordError {
-    let mut de = serde_json::Deserializer::from_str(raw);
-    match serde_path_to_error::deserialize::<_, Wire<'_>>(&mut de) {
-        Ok(_) => RecordError {
-            message: "record could not be read".into(),
-        },
-        Err(err) => {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            let message = strip_position(&inner.to_string(), &inner);
-            if path == "." || path.is_empty() {
-                RecordError { message }
-            } else {
-                RecordError::at(&path, message)
-            }
-        }
-    }
-}
-
-/// serde_json appends " at line L column C", which means nothing to someone reading one record.
-fn strip_position(message: &str, err: &serde_json::Error) -> String {
-    let suffix = format!(" at line {} column {}", err.line(), err.column());
-    message.strip_suffix(&suffix).unwrap_or(message).to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,8 +356,8 @@ mod tests {
     const ARN: &str =
         "arn:aws:dynamodb:ap-northeast-1:123456789012:table/Orders/stream/2026-11-01T00:00:00.000";
 
-    fn raw(json: &str) -> Box<RawValue> {
-        RawValue::from_string(json.to_owned()).unwrap()
+    fn raw(json: &str) -> String {
+        json.to_owned()
     }
 
     fn record_json(dynamodb: &str) -> String {
@@ -410,7 +468,28 @@ mod tests {
                 record_json(&FULL.replace(r#""N":"2""#, r#""N":"2x""#)),
                 "dynamodb.NewImage.n.N: invalid number",
             ),
-            ("[1,2]".to_string(), "invalid type"),
+            (
+                "[1,2]".to_string(),
+                "invalid type: an array, expected a stream record",
+            ),
+            (
+                record_json(FULL).replace(
+                    r#""eventName":"MODIFY""#,
+                    r#""eventName":"MODIFY","eventName":"INSERT""#,
+                ),
+                "eventName: duplicate field",
+            ),
+            (
+                record_json(&FULL.replace(r#""SizeBytes":26"#, r#""SizeBytes":2.5"#)),
+                "dynamodb.SizeBytes: expected a whole number",
+            ),
+            (
+                record_json(&FULL.replace(
+                    r#"{"pk":{"S":"a"},"n":{"N":"2"}}"#,
+                    r#"{"pk":{"S":"a"},"l":{"L":[{"S":"x"},{"N":"y"}]}}"#,
+                )),
+                "dynamodb.NewImage.l.L[1].N: invalid number \"y\"",
+            ),
         ];
         for (json, expected) in cases {
             let raw = raw(&json);

@@ -4,8 +4,8 @@
 
 use std::io::{self, Write};
 
-use crate::document::{RenderOptions, Rendered, render_record};
-use crate::event::{EventError, parse_event};
+use crate::document::{RenderOptions, Rendered};
+use crate::event::{EventError, read_event};
 
 /// What a transform wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,25 +25,25 @@ pub enum TransformError {
 }
 
 /// Writes one document per record of `event`, in record order, one per line. Nothing is
-/// written unless the whole event is valid.
+/// written unless the whole event is valid: the documents are held back until the event's
+/// last byte has been read (about 1.4 times the event's size, in memory).
 pub fn transform<W: Write>(
     event: &[u8],
     options: &RenderOptions,
     out: &mut W,
 ) -> Result<TransformStats, TransformError> {
-    let records = parse_event(event)?;
     let mut stats = TransformStats::default();
-    for raw in records {
-        let rendered = render_record(raw, options);
+    let mut lines = Vec::with_capacity(event.len() + event.len() / 2);
+    read_event(event, options, |rendered| {
         stats.records += 1;
         match &rendered {
             Rendered::Document { changes, .. } => stats.changes += changes,
             Rendered::Unreadable { .. } => stats.unreadable += 1,
         }
-        out.write_all(rendered.json())
-            .map_err(TransformError::Output)?;
-        out.write_all(b"\n").map_err(TransformError::Output)?;
-    }
+        lines.extend_from_slice(rendered.json());
+        lines.push(b'\n');
+    })?;
+    out.write_all(&lines).map_err(TransformError::Output)?;
     Ok(stats)
 }
 

@@ -15,6 +15,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::number;
+use crate::reader::{self, ReadError, Reader, Segment};
 
 /// A binary value: the base64 text as delivered, and the bytes it encodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,6 +244,121 @@ impl Serialize for Item<'_> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Reading from a stream record: the hot path, through the crate's own reader.
+
+/// The ten DynamoDB type tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    S,
+    N,
+    B,
+    Bool,
+    Null,
+    Ss,
+    Ns,
+    Bs,
+    L,
+    M,
+}
+
+impl Tag {
+    fn parse(tag: &str) -> Option<Self> {
+        Some(match tag {
+            "S" => Self::S,
+            "N" => Self::N,
+            "B" => Self::B,
+            "BOOL" => Self::Bool,
+            "NULL" => Self::Null,
+            "SS" => Self::Ss,
+            "NS" => Self::Ns,
+            "BS" => Self::Bs,
+            "L" => Self::L,
+            "M" => Self::M,
+            _ => return None,
+        })
+    }
+}
+
+/// Reads a typed map, e.g. an image.
+pub(crate) fn read_item<'a>(r: &mut Reader<'a>) -> reader::Result<Item<'a>> {
+    let mut attributes = Vec::new();
+    r.object("a map of attribute names to values", |r, name| {
+        let value = read_value(r).map_err(|e| e.within_key(&name))?;
+        attributes.push((name, value));
+        Ok(())
+    })?;
+    Item::from_attributes(attributes)
+        .ok_or_else(|| ReadError::invalid("an attribute name appears twice"))
+}
+
+/// Reads one typed value, e.g. `{"N": "1.5"}`.
+pub(crate) fn read_value<'a>(r: &mut Reader<'a>) -> reader::Result<AttributeValue<'a>> {
+    let mut value: Option<AttributeValue<'a>> = None;
+    r.object(
+        "a DynamoDB attribute value such as {\"S\": \"text\"}",
+        |r, tag| {
+            if let Some(first) = &value {
+                return Err(ReadError::invalid(format!(
+                    "attribute value has more than one type ({:?} and {tag:?})",
+                    first.type_tag()
+                )));
+            }
+            let kind = Tag::parse(&tag)
+                .ok_or_else(|| ReadError::invalid(format!("unknown attribute type {tag:?}")))?;
+            value = Some(read_typed(r, kind).map_err(|e| e.within_key(&tag))?);
+            Ok(())
+        },
+    )?;
+    value.ok_or_else(|| ReadError::invalid("attribute value has no type"))
+}
+
+fn read_typed<'a>(r: &mut Reader<'a>, tag: Tag) -> reader::Result<AttributeValue<'a>> {
+    Ok(match tag {
+        Tag::S => AttributeValue::S(r.string()?),
+        Tag::N => AttributeValue::N(read_number(r)?),
+        Tag::B => AttributeValue::B(read_binary(r)?),
+        Tag::Bool => AttributeValue::Bool(r.boolean()?),
+        Tag::Null if r.boolean()? => AttributeValue::Null,
+        Tag::Null => return Err(ReadError::invalid("NULL must be true")),
+        Tag::Ss => AttributeValue::Ss(read_list(r, "a list of strings", Reader::string)?),
+        Tag::Ns => AttributeValue::Ns(read_list(r, "a list of number strings", read_number)?),
+        Tag::Bs => AttributeValue::Bs(read_list(r, "a list of base64 strings", read_binary)?),
+        Tag::L => AttributeValue::L(read_list(r, "a list of attribute values", read_value)?),
+        Tag::M => AttributeValue::M(read_item(r)?),
+    })
+}
+
+fn read_list<'a, T>(
+    r: &mut Reader<'a>,
+    expected: &str,
+    mut element: impl FnMut(&mut Reader<'a>) -> reader::Result<T>,
+) -> reader::Result<Vec<T>> {
+    let mut out = Vec::new();
+    r.array(expected, |r, i| {
+        out.push(element(r).map_err(|e| e.within(|| Segment::Index(i)))?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn read_number<'a>(r: &mut Reader<'a>) -> reader::Result<Cow<'a, str>> {
+    let text = r.string()?;
+    if number::is_valid(&text) {
+        Ok(text)
+    } else {
+        Err(ReadError::invalid(format!("invalid number {text:?}")))
+    }
+}
+
+fn read_binary<'a>(r: &mut Reader<'a>) -> reader::Result<Binary<'a>> {
+    let base64 = r.string()?;
+    match BASE64.decode(base64.as_bytes()) {
+        Ok(bytes) => Ok(Binary { base64, bytes }),
+        Err(e) => Err(ReadError::invalid(format!("invalid base64: {e}"))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Deserialization: borrowing where the JSON has no escapes, validating as it goes.
 
 /// A string borrowed from the input when possible (serde's own `Cow` impl always copies).
@@ -401,6 +517,35 @@ mod tests {
         let json = r#"{"M":{"b":{"B":"AAEC/w=="},"bool":{"BOOL":false},"bs":{"BS":["AQ==","Ag=="]},"l":{"L":[{"NULL":true},{"S":"x"}]},"n":{"N":"-12.50E+3"},"ns":{"NS":["1","2.0"]},"s":{"S":"é\n\"q\""},"ss":{"SS":["b","a"]}}}"#;
         let value = parse(json).unwrap();
         assert_eq!(serde_json::to_string(&value).unwrap(), json);
+    }
+
+    // The hot-path reader and the serde reader agree on values and on refusals.
+    #[test]
+    fn reader_agrees_with_serde() {
+        for json in [
+            r#"{"M":{"b":{"B":"AAEC/w=="},"l":{"L":[{"NULL":true},{"NS":["1","2e3"]}]},"s":{"S":"x\\ny"},"ss":{"SS":[]}}}"#,
+            r#"{"X":"1"}"#,
+            r#"{"N":"1.2.3"}"#,
+            r#"{"B":"!!"}"#,
+            r#"{"NULL":false}"#,
+            r#"{}"#,
+            r#"{"S":"a","N":"1"}"#,
+            r#"{"M":{"a":{"S":"1"},"a":{"S":"2"}}}"#,
+            r#"{"S":1}"#,
+            r#"["S","x"]"#,
+            r#"{"L":[{"S":"a"},{"Q":1}]}"#,
+        ] {
+            let ours = read_value(&mut Reader::new(json));
+            let theirs = parse(json);
+            match (ours, theirs) {
+                (Ok(a), Ok(b)) => assert_eq!(
+                    serde_json::to_string(&a).unwrap(),
+                    serde_json::to_string(&b).unwrap()
+                ),
+                (Err(_), Err(_)) => {}
+                (a, b) => panic!("{json}: reader {a:?} vs serde {b:?}"),
+            }
+        }
     }
 
     // Map keys come out in ascending byte order, whatever order they came in.

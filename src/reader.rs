@@ -1,0 +1,732 @@
+//! A borrowed JSON reader, specialised for DynamoDB Streams events: the parsing hot path.
+//!
+//! Why not serde_json: deserializing records through serde cost 4.6× the benchmark floor's
+//! instructions (callgrind, 6 MB batch): a generic validation pass, then visitor machinery per
+//! attribute. This reader walks the bytes once per pass, borrows every string that has no
+//! escape, and separates two kinds of failure that serde cannot: a *syntax* error makes the
+//! whole input not JSON (the event is rejected whole), while an *invalid* record (unknown type
+//! tag, bad base64, wrong field type) is only that record's problem and the batch goes on.
+//! It accepts exactly RFC 8259 JSON (differentially tested against serde_json), nested at most
+//! 128 deep like serde_json. This module performs no IO.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// How deep arrays and objects may nest (serde_json's limit too, so both agree on events).
+const MAX_DEPTH: usize = 128;
+
+/// A reading failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ReadError {
+    /// The text is not JSON: nothing around it can be trusted.
+    Syntax {
+        offset: usize,
+        message: &'static str,
+    },
+    /// The JSON is fine but does not mean what it must. `path` holds segments innermost
+    /// first (they are collected on the way out, so only failures pay for them).
+    Invalid { path: Vec<Segment>, message: String },
+}
+
+/// One step of an error path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+impl ReadError {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid {
+            path: Vec::new(),
+            message: message.into(),
+        }
+    }
+
+    /// Adds the segment the failure happened under.
+    pub(crate) fn within(mut self, segment: impl FnOnce() -> Segment) -> Self {
+        if let Self::Invalid { path, .. } = &mut self {
+            path.push(segment());
+        }
+        self
+    }
+
+    pub(crate) fn within_key(self, key: &str) -> Self {
+        self.within(|| Segment::Key(key.to_owned()))
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Syntax { offset, message } => write!(f, "{message} at byte {offset}"),
+            Self::Invalid { path, message } => {
+                let mut first = true;
+                for segment in path.iter().rev() {
+                    match segment {
+                        Segment::Key(k) if first => write!(f, "{k}")?,
+                        Segment::Key(k) => write!(f, ".{k}")?,
+                        Segment::Index(i) => write!(f, "[{i}]")?,
+                    }
+                    first = false;
+                }
+                if path.is_empty() {
+                    write!(f, "{message}")
+                } else {
+                    write!(f, ": {message}")
+                }
+            }
+        }
+    }
+}
+
+pub(crate) type Result<T> = std::result::Result<T, ReadError>;
+
+/// What a JSON value starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Object,
+    Array,
+    String,
+    Number,
+    Bool,
+    Null,
+}
+
+impl Kind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Object => "an object",
+            Self::Array => "an array",
+            Self::String => "a string",
+            Self::Number => "a number",
+            Self::Bool => "a boolean",
+            Self::Null => "null",
+        }
+    }
+}
+
+/// Bytes that end the fast scan of a string body: quote, backslash, control characters.
+static STRING_STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = true;
+        i += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// A cursor over JSON text.
+#[derive(Debug)]
+pub(crate) struct Reader<'a> {
+    text: &'a str,
+    pos: usize,
+    depth: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            pos: 0,
+            depth: 0,
+        }
+    }
+
+    /// Where the next value starts (after whitespace).
+    pub(crate) fn value_start(&mut self) -> usize {
+        self.skip_ws();
+        self.pos
+    }
+
+    pub(crate) fn offset(&self) -> usize {
+        self.pos
+    }
+
+    pub(crate) fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Moves back to a position (and depth) this reader reported, e.g. to re-read a record
+    /// whose typed reading failed part way.
+    pub(crate) fn rewind(&mut self, offset: usize, depth: usize) {
+        self.pos = offset;
+        self.depth = depth;
+    }
+
+    /// The text between two offsets this reader reported.
+    pub(crate) fn slice(&self, start: usize, end: usize) -> &'a str {
+        &self.text[start..end]
+    }
+
+    /// Advances over string bytes that need no attention. Most DynamoDB strings are a few
+    /// bytes (type tags, names, short values): a plain table-driven scan beat a word-at-a-time
+    /// one here (callgrind, benchmark batch), which only adds set-up to short strings.
+    #[inline]
+    fn scan_plain(&mut self) {
+        let rest = &self.text.as_bytes()[self.pos..];
+        self.pos += rest
+            .iter()
+            .position(|&b| STRING_STOP[b as usize])
+            .unwrap_or(rest.len());
+    }
+
+    fn syntax<T>(&self, message: &'static str) -> Result<T> {
+        Err(ReadError::Syntax {
+            offset: self.pos,
+            message,
+        })
+    }
+
+    fn skip_ws(&mut self) {
+        let bytes = self.text.as_bytes();
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    /// The kind of the next value, after whitespace.
+    pub(crate) fn peek_kind(&mut self) -> Result<Kind> {
+        self.skip_ws();
+        match self.text.as_bytes().get(self.pos) {
+            Some(b'{') => Ok(Kind::Object),
+            Some(b'[') => Ok(Kind::Array),
+            Some(b'"') => Ok(Kind::String),
+            Some(b'-' | b'0'..=b'9') => Ok(Kind::Number),
+            Some(b't' | b'f') => Ok(Kind::Bool),
+            Some(b'n') => Ok(Kind::Null),
+            Some(_) => self.syntax("expected a JSON value"),
+            None => self.syntax("unexpected end of input"),
+        }
+    }
+
+    /// After the last value: only whitespace may follow.
+    pub(crate) fn end(&mut self) -> Result<()> {
+        self.skip_ws();
+        if self.pos == self.text.len() {
+            Ok(())
+        } else {
+            self.syntax("trailing characters")
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_ws();
+        if self.text.as_bytes().get(self.pos) == Some(&byte) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn literal(&mut self, word: &'static str) -> Result<()> {
+        if self.text.as_bytes()[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            self.syntax("invalid literal")
+        }
+    }
+
+    /// Reads `null`, or leaves the reader where it was.
+    pub(crate) fn null(&mut self) -> Result<bool> {
+        if self.peek_kind()? == Kind::Null {
+            self.literal("null")?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    /// Reads a boolean.
+    pub(crate) fn boolean(&mut self) -> Result<bool> {
+        match self.peek_kind()? {
+            Kind::Bool if self.text.as_bytes()[self.pos] == b't' => {
+                self.literal("true").map(|()| true)
+            }
+            Kind::Bool => self.literal("false").map(|()| false),
+            other => self.wrong_type(other, "a boolean"),
+        }
+    }
+
+    /// Skips a value of the wrong kind (checking its syntax) and says what was expected.
+    pub(crate) fn wrong_type<T>(&mut self, found: Kind, expected: &str) -> Result<T> {
+        self.skip_value()?;
+        Err(ReadError::invalid(format!(
+            "invalid type: {}, expected {expected}",
+            found.name()
+        )))
+    }
+
+    /// Reads a string, borrowed when it has no escape.
+    pub(crate) fn string(&mut self) -> Result<Cow<'a, str>> {
+        match self.peek_kind()? {
+            Kind::String => self.string_body(),
+            other => self.wrong_type(other, "a string"),
+        }
+    }
+
+    fn string_body(&mut self) -> Result<Cow<'a, str>> {
+        let bytes = self.text.as_bytes();
+        self.pos += 1;
+        let start = self.pos;
+        self.scan_plain();
+        match bytes.get(self.pos) {
+            Some(b'"') => {
+                let s = &self.text[start..self.pos];
+                self.pos += 1;
+                Ok(Cow::Borrowed(s))
+            }
+            Some(b'\\') => self.escaped_string(start).map(Cow::Owned),
+            Some(_) => self.syntax("control character in string"),
+            None => self.syntax("unterminated string"),
+        }
+    }
+
+    /// The slow path, from the string's first escape on.
+    fn escaped_string(&mut self, start: usize) -> Result<String> {
+        let bytes = self.text.as_bytes();
+        let mut out = String::with_capacity(self.pos - start + 16);
+        out.push_str(&self.text[start..self.pos]);
+        loop {
+            let run = self.pos;
+            self.scan_plain();
+            out.push_str(&self.text[run..self.pos]);
+            match bytes.get(self.pos) {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let Some(&escape) = bytes.get(self.pos) else {
+                        return self.syntax("unterminated string");
+                    };
+                    self.pos += 1;
+                    match escape {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => out.push(self.unicode_escape()?),
+                        _ => return self.syntax("invalid escape"),
+                    }
+                }
+                Some(_) => return self.syntax("control character in string"),
+                None => return self.syntax("unterminated string"),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32> {
+        let Some(digits) = self.text.as_bytes().get(self.pos..self.pos + 4) else {
+            return self.syntax("unterminated string");
+        };
+        let mut value = 0;
+        for &d in digits {
+            let nibble = match d {
+                b'0'..=b'9' => d - b'0',
+                b'a'..=b'f' => d - b'a' + 10,
+                b'A'..=b'F' => d - b'A' + 10,
+                _ => return self.syntax("invalid \\u escape"),
+            };
+            value = value * 16 + u32::from(nibble);
+        }
+        self.pos += 4;
+        Ok(value)
+    }
+
+    /// `\uXXXX`, pairing surrogates. A lone surrogate is valid JSON (serde_json's RawValue,
+    /// which the Lambda runtime uses, accepts it) but no Unicode text, so it makes the value
+    /// invalid, not the input.
+    fn unicode_escape(&mut self) -> Result<char> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xD800..=0xDBFF if self.text.as_bytes()[self.pos..].starts_with(b"\\u") => {
+                self.pos += 2;
+                let second = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&second) {
+                    return Err(ReadError::invalid("lone surrogate in \\u escape"));
+                }
+                0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+            }
+            0xD800..=0xDFFF => return Err(ReadError::invalid("lone surrogate in \\u escape")),
+            _ => first,
+        };
+        char::from_u32(code).ok_or_else(|| ReadError::invalid("invalid \\u escape"))
+    }
+
+    /// Skips a string body, checking escapes only as far as JSON's grammar goes.
+    fn skip_string(&mut self) -> Result<()> {
+        let bytes = self.text.as_bytes();
+        self.pos += 1;
+        loop {
+            self.scan_plain();
+            match bytes.get(self.pos) {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    match bytes.get(self.pos) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                            self.pos += 1
+                        }
+                        Some(b'u') => {
+                            self.pos += 1;
+                            self.hex4()?;
+                        }
+                        Some(_) => return self.syntax("invalid escape"),
+                        None => return self.syntax("unterminated string"),
+                    }
+                }
+                Some(_) => return self.syntax("control character in string"),
+                None => return self.syntax("unterminated string"),
+            }
+        }
+    }
+
+    /// Reads a number's text (RFC 8259 grammar), as written.
+    pub(crate) fn number_text(&mut self) -> Result<&'a str> {
+        match self.peek_kind()? {
+            Kind::Number => {}
+            other => return self.wrong_type(other, "a number"),
+        }
+        let bytes = self.text.as_bytes();
+        let start = self.pos;
+        let digits = |pos: &mut usize| {
+            let from = *pos;
+            while bytes.get(*pos).is_some_and(u8::is_ascii_digit) {
+                *pos += 1;
+            }
+            *pos - from
+        };
+        let mut pos = self.pos;
+        if bytes[pos] == b'-' {
+            pos += 1;
+        }
+        match bytes.get(pos) {
+            Some(b'0') => pos += 1,
+            Some(b'1'..=b'9') => {
+                digits(&mut pos);
+            }
+            _ => {
+                self.pos = pos;
+                return self.syntax("invalid number");
+            }
+        }
+        if bytes.get(pos) == Some(&b'.') {
+            pos += 1;
+            if digits(&mut pos) == 0 {
+                self.pos = pos;
+                return self.syntax("invalid number");
+            }
+        }
+        if let Some(b'e' | b'E') = bytes.get(pos) {
+            pos += 1;
+            if let Some(b'+' | b'-') = bytes.get(pos) {
+                pos += 1;
+            }
+            if digits(&mut pos) == 0 {
+                self.pos = pos;
+                return self.syntax("invalid number");
+            }
+        }
+        self.pos = pos;
+        Ok(&self.text[start..pos])
+    }
+
+    fn enter(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            self.syntax("nesting too deep")
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Reads an object, calling `member` with each key; `member` must read the value.
+    /// Returns whether the value was an object at all (if not, it was skipped and `Invalid`
+    /// is returned).
+    pub(crate) fn object(
+        &mut self,
+        expected: &str,
+        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<()>,
+    ) -> Result<()> {
+        match self.peek_kind()? {
+            Kind::Object => {}
+            other => return self.wrong_type(other, expected),
+        }
+        self.pos += 1;
+        self.enter()?;
+        if !self.eat(b'}') {
+            loop {
+                if self.peek_kind()? != Kind::String {
+                    return self.syntax("expected a string key");
+                }
+                let key = self.string_body()?;
+                if !self.eat(b':') {
+                    return self.syntax("expected ':'");
+                }
+                member(self, key)?;
+                if self.eat(b',') {
+                    continue;
+                }
+                if self.eat(b'}') {
+                    break;
+                }
+                return self.syntax("expected ',' or '}'");
+            }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// Reads an array, calling `element` with each index; `element` must read the value.
+    pub(crate) fn array(
+        &mut self,
+        expected: &str,
+        mut element: impl FnMut(&mut Self, usize) -> Result<()>,
+    ) -> Result<()> {
+        match self.peek_kind()? {
+            Kind::Array => {}
+            other => return self.wrong_type(other, expected),
+        }
+        self.pos += 1;
+        self.enter()?;
+        if !self.eat(b']') {
+            let mut index = 0;
+            loop {
+                element(self, index)?;
+                index += 1;
+                if self.eat(b',') {
+                    continue;
+                }
+                if self.eat(b']') {
+                    break;
+                }
+                return self.syntax("expected ',' or ']'");
+            }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// Skips one value, checking its syntax (the validation pass over a whole event).
+    pub(crate) fn skip_value(&mut self) -> Result<()> {
+        match self.peek_kind()? {
+            Kind::Object => {
+                self.pos += 1;
+                self.enter()?;
+                if !self.eat(b'}') {
+                    loop {
+                        if self.peek_kind()? != Kind::String {
+                            return self.syntax("expected a string key");
+                        }
+                        self.skip_string()?;
+                        if !self.eat(b':') {
+                            return self.syntax("expected ':'");
+                        }
+                        self.skip_value()?;
+                        if self.eat(b',') {
+                            continue;
+                        }
+                        if self.eat(b'}') {
+                            break;
+                        }
+                        return self.syntax("expected ',' or '}'");
+                    }
+                }
+                self.depth -= 1;
+                Ok(())
+            }
+            Kind::Array => {
+                self.pos += 1;
+                self.enter()?;
+                if !self.eat(b']') {
+                    loop {
+                        self.skip_value()?;
+                        if self.eat(b',') {
+                            continue;
+                        }
+                        if self.eat(b']') {
+                            break;
+                        }
+                        return self.syntax("expected ',' or ']'");
+                    }
+                }
+                self.depth -= 1;
+                Ok(())
+            }
+            Kind::String => self.skip_string(),
+            Kind::Number => self.number_text().map(drop),
+            Kind::Bool => self.boolean().map(drop),
+            Kind::Null => self.literal("null"),
+        }
+    }
+
+    /// Skips one value and returns its text, as written.
+    pub(crate) fn raw_value(&mut self) -> Result<&'a str> {
+        self.skip_ws();
+        let start = self.pos;
+        self.skip_value()?;
+        Ok(&self.text[start..self.pos])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn skip_all(text: &str) -> Result<()> {
+        let mut r = Reader::new(text);
+        r.skip_value()?;
+        r.end()
+    }
+
+    // The reader accepts exactly the JSON serde_json accepts, on hand-picked edge cases.
+    #[test]
+    fn agrees_with_serde_json_on_edge_cases() {
+        for text in [
+            "0",
+            "-0",
+            "01",
+            "1.",
+            ".5",
+            "1e",
+            "1e+5",
+            "-",
+            "- 1",
+            "1.5E-3",
+            "[1,]",
+            "[,1]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{1:2}",
+            "[1 2]",
+            "\"\\u00e9\"",
+            "\"\\ud83d\\ude00\"",
+            "\"\\ud83d\"",
+            "\"\\ude00\"",
+            "{\"\\ud800\":1}",
+            "\"\\x\"",
+            "\"a\u{1}\"",
+            "\"\\/\"",
+            "tru",
+            "nul",
+            "true ",
+            " [ ] ",
+            "{}",
+            "[[[]]]",
+            "\"é\"",
+            "1 2",
+            "",
+            "[\"a\\\"b\"]",
+            "{\"a\":{\"b\":[null,false,true]}}",
+        ] {
+            let ours = skip_all(text).is_ok();
+            let theirs = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+            assert_eq!(ours, theirs, "{text:?}");
+        }
+    }
+
+    // Deep nesting stops at serde_json's limit instead of overflowing the stack.
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = "[".repeat(100_000);
+        assert!(matches!(
+            skip_all(&deep),
+            Err(ReadError::Syntax {
+                message: "nesting too deep",
+                ..
+            })
+        ));
+        let ok = format!("{}{}", "[".repeat(127), "]".repeat(127));
+        assert!(skip_all(&ok).is_ok());
+    }
+
+    // A lone surrogate is valid JSON but not text: reading it as a string is an invalid value.
+    #[test]
+    fn lone_surrogate_is_invalid_not_syntax() {
+        assert!(skip_all("\"\\ud800x\"").is_ok());
+        let mut r = Reader::new("\"\\ud800x\"");
+        assert!(matches!(r.string(), Err(ReadError::Invalid { .. })));
+    }
+
+    // Strings without escapes are borrowed; escaped ones decode as serde_json does.
+    #[test]
+    fn strings_borrow_or_decode() {
+        let mut r = Reader::new("\"plain\"");
+        assert!(matches!(r.string().unwrap(), Cow::Borrowed("plain")));
+        let text = "\"a\\n\\u00e9\\ud83d\\ude00\\\"\\\\\\/z\"";
+        let mut r = Reader::new(text);
+        assert_eq!(
+            r.string().unwrap(),
+            serde_json::from_str::<String>(text).unwrap()
+        );
+    }
+
+    // Invalid-record errors render as a dotted path with list indices in brackets.
+    #[test]
+    fn invalid_errors_render_their_path() {
+        let err = ReadError::invalid("bad")
+            .within_key("M")
+            .within(|| Segment::Index(2))
+            .within_key("L")
+            .within_key("lines");
+        assert_eq!(err.to_string(), "lines.L[2].M: bad");
+    }
+
+    fn json_text() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_string()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| f.to_string()),
+            any::<i64>().prop_map(|i| i.to_string()),
+            ".*".prop_map(|s| serde_json::to_string(&s).unwrap()),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec((".*", inner), 0..6).prop_map(|v| {
+                    let members: Vec<String> = v
+                        .into_iter()
+                        .map(|(k, v)| format!("{}:{v}", serde_json::to_string(&k).unwrap()))
+                        .collect();
+                    format!("{{ {} }}", members.join(" , "))
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        // Valid JSON is accepted, and any corruption of it is judged as serde_json judges it.
+        #[test]
+        fn differential_against_serde_json(text in json_text(), cut in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            prop_assert!(skip_all(&text).is_ok(), "{}", text);
+            let mut bytes = text.clone().into_bytes();
+            let at = cut.index(bytes.len().max(1)).min(bytes.len().saturating_sub(1));
+            if !bytes.is_empty() {
+                bytes[at] = byte;
+            }
+            if let Ok(mutated) = String::from_utf8(bytes) {
+                let ours = skip_all(&mutated).is_ok();
+                let theirs = serde_json::from_str::<serde::de::IgnoredAny>(&mutated).is_ok();
+                prop_assert_eq!(ours, theirs, "{:?}", mutated);
+            }
+        }
+    }
+}

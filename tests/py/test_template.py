@@ -1,0 +1,690 @@
+"""Reads template.yaml and asserts the safety properties issue 4 promises.
+
+Each test guards one property a deploy relies on (Object Lock, encryption, the trail's
+selectors, the stream trigger's failure handling, least-privilege IAM, ...). They read the
+template as data: nothing is deployed. cfn-lint, `sam validate --lint` and checkov (run by
+scripts/check-template) check that the template is valid; these tests check that it says
+what we promise.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+SCHEMA = ROOT / "schema" / "audit-document.schema.json"
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """A SafeLoader that reads CloudFormation's short-form tags (!Ref, !Sub, ...)."""
+
+
+def _cfn_tag(loader, tag_suffix, node):
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+@pytest.fixture(scope="module")
+def template():
+    with TEMPLATE.open(encoding="utf-8") as f:
+        return yaml.load(f, Loader=_CfnLoader)
+
+
+@pytest.fixture(scope="module")
+def resources(template):
+    return template["Resources"]
+
+
+def props(resources, logical_id):
+    return resources[logical_id]["Properties"]
+
+
+def of_type(resources, cfn_type):
+    return {k: v for k, v in resources.items() if v["Type"] == cfn_type}
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def getatt(logical_id, attribute):
+    return {"Fn::GetAtt": [logical_id, attribute]}
+
+
+def ref(name):
+    return {"Ref": name}
+
+
+# The audited table's ARN, whichever table is audited: the demo table's, or the one the
+# given stream ARN belongs to (everything before "/stream/").
+TABLE_ARN = {
+    "Fn::If": [
+        "CreateDemoTable",
+        getatt("DemoTable", "Arn"),
+        {"Fn::Select": [0, {"Fn::Split": ["/stream/", ref("TableStreamArn")]}]},
+    ]
+}
+STREAM_ARN = {"Fn::If": ["CreateDemoTable", getatt("DemoTable", "StreamArn"), ref("TableStreamArn")]}
+
+
+def policy_statements(document):
+    return as_list(document["Statement"])
+
+
+def tls_deny_statement(statements):
+    """The statement denying every request not made over TLS, or None."""
+    for s in statements:
+        cond = s.get("Condition", {})
+        if (
+            s["Effect"] == "Deny"
+            and s.get("Principal") == "*"
+            and str(cond.get("Bool", {}).get("aws:SecureTransport")).lower() == "false"
+        ):
+            return s
+    return None
+
+
+# --- the audit bucket --------------------------------------------------------------------------
+
+
+# Guards immutability: Object Lock on, with the default retention taken from the parameters.
+def test_audit_bucket_has_object_lock_with_default_retention_from_parameters(template, resources):
+    bucket = props(resources, "AuditBucket")
+    assert bucket["ObjectLockEnabled"] is True
+    lock = bucket["ObjectLockConfiguration"]
+    assert lock["ObjectLockEnabled"] == "Enabled"
+    assert lock["Rule"]["DefaultRetention"] == {
+        "Mode": ref("RetentionMode"),
+        "Days": ref("RetentionDays"),
+    }
+    params = template["Parameters"]
+    assert set(params["RetentionMode"]["AllowedValues"]) == {"GOVERNANCE", "COMPLIANCE"}
+    assert params["RetentionDays"]["MinValue"] >= 1
+    assert params["RetentionDays"]["Default"] >= 1
+
+
+# Guards that every overwrite keeps the earlier version (Object Lock needs versioning too).
+def test_audit_bucket_is_versioned(resources):
+    assert props(resources, "AuditBucket")["VersioningConfiguration"] == {"Status": "Enabled"}
+
+
+# Guards encryption at rest: SSE-KMS with the stack's customer managed key, rotated, bucket key on.
+def test_audit_bucket_is_encrypted_with_the_rotating_customer_managed_key(resources):
+    (rule,) = props(resources, "AuditBucket")["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": getatt("AuditKey", "Arn"),
+    }
+    assert rule["BucketKeyEnabled"] is True
+    key = resources["AuditKey"]
+    assert key["Type"] == "AWS::KMS::Key"
+    assert key["Properties"]["EnableKeyRotation"] is True
+
+
+# Guards the trail's logs at rest: the trail encrypts its log files with the same key, and the
+# log bucket encrypts anything else by default.
+def test_trail_logs_are_encrypted(resources):
+    assert props(resources, "AuditTrail")["KMSKeyId"] == getatt("AuditKey", "Arn")
+    (rule,) = props(resources, "TrailBucket")["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+
+
+# Guards that the key outlives the stack: deleting it would make locked documents unreadable.
+def test_audit_key_and_buckets_are_retained_on_stack_delete(resources):
+    for logical_id in ["AuditKey", "AuditBucket", "TrailBucket"]:
+        assert resources[logical_id]["DeletionPolicy"] == "Retain", logical_id
+        assert resources[logical_id]["UpdateReplacePolicy"] == "Retain", logical_id
+
+
+# Guards against public exposure: all four public-access blocks on, ACLs disabled.
+@pytest.mark.parametrize("bucket", ["AuditBucket", "TrailBucket"])
+def test_buckets_block_all_public_access_and_disable_acls(resources, bucket):
+    p = props(resources, bucket)
+    assert p["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert p["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+
+
+# Guards TLS-only access: both bucket policies deny every request made without TLS, on the
+# bucket and on every object.
+@pytest.mark.parametrize(
+    "policy, bucket", [("AuditBucketPolicy", "AuditBucket"), ("TrailBucketPolicy", "TrailBucket")]
+)
+def test_bucket_policies_deny_requests_without_tls(resources, policy, bucket):
+    p = props(resources, policy)
+    assert p["Bucket"] == ref(bucket)
+    deny = tls_deny_statement(policy_statements(p["PolicyDocument"]))
+    assert deny is not None, f"{policy} has no aws:SecureTransport=false deny"
+    assert as_list(deny["Action"]) == ["s3:*"]
+    assert sorted(map(json.dumps, as_list(deny["Resource"]))) == sorted(
+        map(json.dumps, [getatt(bucket, "Arn"), {"Fn::Sub": f"${{{bucket}.Arn}}/*"}])
+    )
+
+
+# Guards that the failure queue (it names the failed records) is TLS-only and encrypted too.
+def test_failure_queue_is_encrypted_and_tls_only(resources):
+    assert props(resources, "FailureQueue")["KmsMasterKeyId"] == ref("AuditKey")
+    p = props(resources, "FailureQueuePolicy")
+    assert p["Queues"] == [ref("FailureQueue")]
+    deny = tls_deny_statement(policy_statements(p["PolicyDocument"]))
+    assert deny is not None and as_list(deny["Action"]) == ["sqs:*"]
+
+
+# Guards the break-glass rule: deletes and lock changes are denied to every principal, except
+# the break-glass role when one is named (and to everyone when none is).
+def test_audit_bucket_denies_deletes_and_lock_changes_to_all_but_break_glass(template, resources):
+    statements = policy_statements(props(resources, "AuditBucketPolicy")["PolicyDocument"])
+    must_deny = {
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:PutObjectRetention",
+        "s3:PutObjectLegalHold",
+        "s3:BypassGovernanceRetention",
+        "s3:PutBucketObjectLockConfiguration",
+    }
+    denies = [s for s in statements if s["Effect"] == "Deny" and must_deny <= set(as_list(s["Action"]))]
+    assert len(denies) == 1, "one statement must deny all of " + ", ".join(sorted(must_deny))
+    (deny,) = denies
+    assert deny["Principal"] == "*"
+    assert {"Fn::Sub": "${AuditBucket.Arn}/*"} in as_list(deny["Resource"])
+    assert deny["Condition"] == {
+        "Fn::If": [
+            "HasBreakGlassRole",
+            {"ArnNotEquals": {"aws:PrincipalArn": ref("BreakGlassRoleArn")}},
+            ref("AWS::NoValue"),
+        ]
+    }
+    assert template["Conditions"]["HasBreakGlassRole"] == {
+        "Fn::Not": [{"Fn::Equals": [ref("BreakGlassRoleArn"), ""]}]
+    }
+    assert template["Parameters"]["BreakGlassRoleArn"]["Default"] == ""
+    # No statement in the audit bucket's policy allows anything: access is granted by IAM only.
+    assert all(s["Effect"] == "Deny" for s in statements)
+
+
+# --- the trail -----------------------------------------------------------------------------------
+
+
+def _field(selector, name):
+    fields = [f for f in selector["FieldSelectors"] if f["Field"] == name]
+    assert len(fields) <= 1, f"field {name} selected twice"
+    return fields[0] if fields else None
+
+
+def _selectors(resources):
+    raw = props(resources, "AuditTrail")["AdvancedEventSelectors"]
+    plain = [s for s in raw if "Fn::If" not in s]
+    conditional = [s["Fn::If"] for s in raw if "Fn::If" in s]
+    return plain, conditional
+
+
+# Guards that every read and write of the audit trail is itself recorded: S3 data events, read
+# and write, on exactly the audit bucket's objects (nothing more, nothing less).
+def test_trail_records_every_read_and_write_of_exactly_the_audit_bucket_objects(resources):
+    plain, conditional = _selectors(resources)
+    s3 = [s for s in plain if _field(s, "resources.type")["Equals"] == ["AWS::S3::Object"]]
+    assert len(s3) == 1
+    (selector,) = s3
+    assert _field(selector, "eventCategory") == {"Field": "eventCategory", "Equals": ["Data"]}
+    assert _field(selector, "readOnly") is None, "reads and writes both: no readOnly filter"
+    assert _field(selector, "eventName") is None
+    assert _field(selector, "resources.ARN") == {
+        "Field": "resources.ARN",
+        "StartsWith": [{"Fn::Sub": "${AuditBucket.Arn}/"}],
+    }
+    assert len(selector["FieldSelectors"]) == 3
+    # Every other selector is the DynamoDB one below; none selects other buckets or management events.
+    assert len(plain) == 1
+    for _, when_on, _ in conditional:
+        assert _field(when_on, "resources.type")["Equals"] == ["AWS::DynamoDB::Table"]
+
+
+# Guards that with RecordTableDataEvents on (the default) the trail records write calls, and
+# only write calls, on the audited table and no other table.
+def test_trail_records_only_write_calls_on_the_audited_table(template, resources):
+    _, conditional = _selectors(resources)
+    assert len(conditional) == 1
+    condition, selector, otherwise = conditional[0]
+    assert condition == "RecordTableDataEventsOn"
+    assert otherwise == ref("AWS::NoValue")
+    assert template["Conditions"]["RecordTableDataEventsOn"] == {
+        "Fn::Equals": [ref("RecordTableDataEvents"), "true"]
+    }
+    assert template["Parameters"]["RecordTableDataEvents"]["Default"] == "true"
+    assert _field(selector, "eventCategory")["Equals"] == ["Data"]
+    assert _field(selector, "resources.type")["Equals"] == ["AWS::DynamoDB::Table"]
+    assert _field(selector, "readOnly") == {"Field": "readOnly", "Equals": ["false"]}
+    assert _field(selector, "resources.ARN") == {"Field": "resources.ARN", "Equals": [TABLE_ARN]}
+
+
+# Guards the trail's integrity: it is logging, validates its log files (digest files), and
+# encrypts them with the stack's key.
+def test_trail_is_logging_with_log_file_validation(resources):
+    trail = resources["AuditTrail"]
+    p = trail["Properties"]
+    assert p["IsLogging"] is True
+    assert p["EnableLogFileValidation"] is True
+    assert p["S3BucketName"] == ref("TrailBucket")
+    assert p["KMSKeyId"] == getatt("AuditKey", "Arn")
+    assert trail["DependsOn"] == "TrailBucketPolicy"
+
+
+# Guards the confused-deputy protection: CloudTrail may write to its bucket only on behalf of
+# this stack's trail (aws:SourceArn), and only under AWSLogs/<account>/.
+def test_trail_bucket_admits_cloudtrail_only_for_this_trail(resources):
+    p = props(resources, "AuditTrail")
+    trail_arn = {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/"
+        + p["TrailName"]["Fn::Sub"]
+    }
+    statements = policy_statements(props(resources, "TrailBucketPolicy")["PolicyDocument"])
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert {tuple(as_list(s["Action"])) for s in allows} == {("s3:GetBucketAcl",), ("s3:PutObject",)}
+    for s in allows:
+        assert s["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+        assert s["Condition"]["StringEquals"]["aws:SourceArn"] == trail_arn
+    (put,) = [s for s in allows if s["Action"] == "s3:PutObject"]
+    assert put["Resource"] == {"Fn::Sub": "${TrailBucket.Arn}/AWSLogs/${AWS::AccountId}/*"}
+
+
+# --- the function and its trigger ----------------------------------------------------------------
+
+
+# Guards the deployable shape: Rust on provided.al2023, arm64 by default, built by cargo-lambda.
+def test_function_is_the_rust_binary_on_provided_al2023(template, resources):
+    fn = resources["AuditFunction"]
+    assert fn["Type"] == "AWS::Serverless::Function"
+    assert fn["Metadata"]["BuildMethod"] == "rust-cargolambda"
+    assert fn["Metadata"]["BuildProperties"] == {"Binary": "ddb-audit-lambda"}
+    p = fn["Properties"]
+    assert p["Runtime"] == "provided.al2023"
+    assert p["Handler"] == "bootstrap"
+    assert p["CodeUri"] == "."
+    assert p["Architectures"] == [ref("Architecture")]
+    assert template["Parameters"]["Architecture"]["Default"] == "arm64"
+
+
+# Guards the function's configuration contract (issue 3's variables) and that the prefix the
+# function writes under is the one IAM allows and Athena reads.
+def test_function_environment_matches_parameters_iam_and_athena(resources):
+    env = props(resources, "AuditFunction")["Environment"]["Variables"]
+    assert env == {
+        "AUDIT_BUCKET": ref("AuditBucket"),
+        "AUDIT_PREFIX": "audit/",
+        "AUDIT_MODE": ref("AuditMode"),
+        "AUDIT_INCLUDE_IMAGES": ref("IncludeImages"),
+        "AUDIT_MAX_CONCURRENCY": ref("MaxConcurrency"),
+        "RUST_LOG": ref("LogLevel"),
+    }
+    prefix = env["AUDIT_PREFIX"]
+    (put,) = [s for s in _role_statements(resources) if "s3:PutObject" in as_list(s["Action"])]
+    assert put["Resource"] == {"Fn::Sub": "${AuditBucket.Arn}/" + prefix + "*"}
+    glue = props(resources, "AuditDocumentsTable")["TableInput"]
+    assert glue["StorageDescriptor"]["Location"] == {"Fn::Sub": "s3://${AuditBucket}/" + prefix}
+
+
+# Guards that one bad record never blocks the shard and nothing is dropped silently: partial
+# batch responses, bisection, bounded retries and record age, an encrypted on-failure queue.
+def test_stream_trigger_reports_item_failures_bisects_and_bounds_retries(template, resources):
+    events = props(resources, "AuditFunction")["Events"]
+    assert len(events) == 1
+    (event,) = events.values()
+    assert event["Type"] == "DynamoDB"
+    e = event["Properties"]
+    assert e["Stream"] == STREAM_ARN
+    assert e["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert e["BisectBatchOnFunctionError"] is True
+    assert e["StartingPosition"] == ref("StartingPosition")
+    assert e["BatchSize"] == ref("BatchSize")
+    assert e["MaximumBatchingWindowInSeconds"] == ref("MaximumBatchingWindowInSeconds")
+    assert e["DestinationConfig"] == {
+        "OnFailure": {"Type": "SQS", "Destination": getatt("FailureQueue", "Arn")}
+    }
+    params = template["Parameters"]
+    # -1 means "retry forever" / "no age limit" to Lambda: the parameters' bounds exclude it.
+    retries = params[e["MaximumRetryAttempts"]["Ref"]]
+    assert 0 <= retries["MinValue"] <= retries["Default"] <= retries["MaxValue"] <= 10000
+    age = params[e["MaximumRecordAgeInSeconds"]["Ref"]]
+    # Below the stream's 24-hour retention, so a batch given up on can still be replayed.
+    assert 60 <= age["MinValue"] <= age["Default"] < 86400 and age["MaxValue"] <= 86400
+    assert set(params["StartingPosition"]["AllowedValues"]) == {"TRIM_HORIZON", "LATEST"}
+
+
+# Guards that the function has a log group of its own with a bounded retention.
+def test_function_logs_to_its_own_log_group_with_retention(template, resources):
+    group = props(resources, "AuditFunctionLogGroup")
+    assert group["RetentionInDays"] == ref("LogRetentionDays")
+    retention = template["Parameters"]["LogRetentionDays"]
+    assert retention["Default"] in retention["AllowedValues"]
+    assert group["KmsKeyId"] == getatt("AuditKey", "Arn")
+    # The key lets CloudWatch Logs use it for this log group only.
+    (logs,) = [
+        s for s in policy_statements(props(resources, "AuditKey")["KeyPolicy"])
+        if s["Principal"].get("Service") == {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}
+    ]
+    assert logs["Condition"] == {
+        "ArnEquals": {
+            "kms:EncryptionContext:aws:logs:arn": {
+                "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+                + group["LogGroupName"]["Fn::Sub"]
+            }
+        }
+    }
+    assert props(resources, "AuditFunction")["LoggingConfig"]["LogGroup"] == ref("AuditFunctionLogGroup")
+
+
+# --- least privilege ---------------------------------------------------------------------------
+
+# Actions for which AWS accepts no resource narrower than "*". None of them is needed today;
+# the list says which "*" a future statement could justify.
+STAR_ONLY_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "cloudwatch:PutMetricData",
+    "kms:CreateKey",
+    "kms:ListAliases",
+    "s3:ListAllMyBuckets",
+}
+
+
+def _role_statements(resources):
+    role = props(resources, "AuditFunctionRole")
+    out = []
+    for policy in role["Policies"]:
+        out.extend(policy_statements(policy["PolicyDocument"]))
+    return out
+
+
+# Guards least privilege: no IAM statement anywhere in the stack uses a "*" resource unless
+# every action in it accepts nothing narrower, and no action is a wildcard.
+def test_no_iam_statement_uses_a_star_resource_where_a_narrower_one_exists(resources):
+    statements = []
+    for logical_id, r in resources.items():
+        if r["Type"] == "AWS::IAM::Role":
+            for policy in r["Properties"].get("Policies", []):
+                statements += [(logical_id, s) for s in policy_statements(policy["PolicyDocument"])]
+            assert not r["Properties"].get("ManagedPolicyArns"), f"{logical_id}: managed policies are not reviewed"
+        if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            statements += [(logical_id, s) for s in policy_statements(r["Properties"]["PolicyDocument"])]
+    assert statements, "the function role's policy was not found"
+    for logical_id, s in statements:
+        actions = as_list(s["Action"])
+        assert not any("*" in a for a in actions), f"{logical_id}/{s.get('Sid')}: wildcard action"
+        if "*" in as_list(s["Resource"]):
+            assert set(actions) <= STAR_ONLY_ACTIONS, f"{logical_id}/{s.get('Sid')}: '*' resource"
+
+
+# Guards the function role's exact grants: write documents under the prefix, read one stream,
+# use one key, send to one queue, write one log group. Nothing else.
+def test_function_role_grants_exactly_the_narrow_permissions(resources):
+    grants = {}
+    for s in _role_statements(resources):
+        assert s["Effect"] == "Allow"
+        for action in as_list(s["Action"]):
+            grants[action] = s["Resource"]
+    assert grants == {
+        "s3:PutObject": {"Fn::Sub": "${AuditBucket.Arn}/audit/*"},
+        "dynamodb:DescribeStream": STREAM_ARN,
+        "dynamodb:GetRecords": STREAM_ARN,
+        "dynamodb:GetShardIterator": STREAM_ARN,
+        "dynamodb:ListStreams": {"Fn::Sub": ["${TableArn}/stream/*", {"TableArn": TABLE_ARN}]},
+        "kms:GenerateDataKey": getatt("AuditKey", "Arn"),
+        "kms:Encrypt": getatt("AuditKey", "Arn"),
+        "kms:Decrypt": getatt("AuditKey", "Arn"),
+        "sqs:SendMessage": getatt("FailureQueue", "Arn"),
+        "logs:CreateLogStream": getatt("AuditFunctionLogGroup", "Arn"),
+        "logs:PutLogEvents": getatt("AuditFunctionLogGroup", "Arn"),
+    }
+
+
+# Guards against SAM widening the role: a function with `Policies` (or no `Role`) gets SAM's
+# managed policies, whose stream and log statements use "*" resources.
+def test_function_uses_the_explicit_role_and_no_sam_policies(resources):
+    p = props(resources, "AuditFunction")
+    assert p["Role"] == getatt("AuditFunctionRole", "Arn")
+    assert "Policies" not in p
+    assume = policy_statements(props(resources, "AuditFunctionRole")["AssumeRolePolicyDocument"])
+    assert [s["Principal"] for s in assume] == [{"Service": "lambda.amazonaws.com"}]
+
+
+# Guards the key policy: no statement allows any principal ("*"), and each service principal
+# is limited by a condition or to DescribeKey.
+def test_key_policy_grants_no_wildcard_principal(resources):
+    for s in policy_statements(props(resources, "AuditKey")["KeyPolicy"]):
+        assert s["Effect"] == "Allow"
+        principal = s["Principal"]
+        assert principal != "*" and principal.get("AWS") != "*", s.get("Sid")
+        if "Service" in principal:
+            assert "Condition" in s or as_list(s["Action"]) == ["kms:DescribeKey"], s.get("Sid")
+
+
+# --- alarms --------------------------------------------------------------------------------------
+
+
+# Guards that falling behind, failing, and giving up on a batch each raise an alarm that
+# reaches the (encrypted) topic the optional e-mail address subscribes to.
+def test_alarms_cover_iterator_age_errors_and_the_failure_queue(template, resources):
+    alarms = of_type(resources, "AWS::CloudWatch::Alarm")
+    by_metric = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"] for a in alarms.values()}
+    assert set(by_metric) == {
+        ("AWS/Lambda", "IteratorAge"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    }
+    for (_, metric), a in by_metric.items():
+        assert a["AlarmActions"] == [ref("AlarmTopic")], metric
+    assert by_metric[("AWS/Lambda", "IteratorAge")]["Dimensions"] == [{"Name": "FunctionName", "Value": ref("AuditFunction")}]
+    assert by_metric[("AWS/Lambda", "Errors")]["Dimensions"] == [{"Name": "FunctionName", "Value": ref("AuditFunction")}]
+    assert by_metric[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]["Dimensions"] == [
+        {"Name": "QueueName", "Value": getatt("FailureQueue", "QueueName")}
+    ]
+    assert props(resources, "AlarmTopic")["KmsMasterKeyId"] == ref("AuditKey")
+    sub = resources["AlarmEmailSubscription"]
+    assert sub["Condition"] == "HasAlarmEmail"
+    assert sub["Properties"] == {"TopicArn": ref("AlarmTopic"), "Protocol": "email", "Endpoint": ref("AlarmEmail")}
+    assert template["Conditions"]["HasAlarmEmail"] == {"Fn::Not": [{"Fn::Equals": [ref("AlarmEmail"), ""]}]}
+
+
+# --- query ----------------------------------------------------------------------------------------
+
+
+def _split_top(text):
+    """Splits `a:int,b:struct<c:int,d:int>` at the top-level commas."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch == "<"
+        depth -= ch == ">"
+        if ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _struct_fields(hive_type):
+    m = re.fullmatch(r"struct<(.*)>", hive_type)
+    assert m, hive_type
+    return {part.split(":", 1)[0]: part.split(":", 1)[1] for part in _split_top(m.group(1))}
+
+
+# Guards that Athena can find batch-mode objects with no crawler: the projection's location
+# template is the layout of issue 3 (audit/table=<t>/dt=YYYY-MM-DD/hour=HH/) with valid ranges.
+def test_athena_table_projects_the_batch_mode_layout(resources):
+    table = props(resources, "AuditDocumentsTable")["TableInput"]
+    p = table["Parameters"]
+    assert p["projection.enabled"] == "true"
+    assert p["storage.location.template"] == {
+        "Fn::Sub": "s3://${AuditBucket}/audit/table=${!tbl}/dt=${!dt}/hour=${!hour}/"
+    }
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["tbl", "dt", "hour"]
+    assert p["projection.tbl.type"] == "enum"
+    assert p["projection.tbl.values"] == {"Fn::Select": [1, {"Fn::Split": ["/", TABLE_ARN]}]}
+    assert p["projection.dt.type"] == "date"
+    assert p["projection.dt.format"] == "yyyy-MM-dd"
+    assert p["projection.dt.range"].endswith(",NOW")
+    assert (p["projection.dt.interval"], p["projection.dt.interval.unit"]) == ("1", "DAYS")
+    assert p["projection.hour.type"] == "integer"
+    assert p["projection.hour.range"] == "0,23"
+    assert p["projection.hour.digits"] == "2"
+    sd = table["StorageDescriptor"]
+    assert sd["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    assert sd["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"
+
+
+# Guards that the Athena columns are the audit document's fields (from the repo's JSON Schema),
+# with nested objects as structs and typed DynamoDB values as JSON strings.
+def test_athena_columns_match_the_audit_document_schema(resources):
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    defs = schema["$defs"]
+    fields = {**defs["unreadable"]["properties"], **defs["document"]["properties"]}
+    columns = {c["Name"]: c["Type"] for c in props(resources, "AuditDocumentsTable")["TableInput"]["StorageDescriptor"]["Columns"]}
+    assert set(columns) == set(fields)
+    for name in ["source", "user_identity", "error"]:
+        assert set(_struct_fields(columns[name])) == {f.lower() for f in fields[name]["properties"]}, name
+    m = re.fullmatch(r"array<(struct<.*>)>", columns["changes"])
+    assert m, columns["changes"]
+    change = _struct_fields(m.group(1))
+    assert set(change) == set(defs["change"]["properties"])
+    # Typed values (objects in DynamoDB JSON) are read as their JSON text: no digit is lost.
+    for value_field in ["old", "new", "added", "removed"]:
+        assert change[value_field] == "string"
+    for typed in ["key", "old_image", "new_image", "raw"]:
+        assert columns[typed] == "string", typed
+    assert columns["source"].find("sequence_number:string") > 0, "sequence numbers are never parsed as numbers"
+
+
+# --- the demo table and outputs --------------------------------------------------------------------
+
+
+# Guards the zero-argument first deploy: with no stream ARN the stack creates a table whose
+# stream gives both images, billed per request, with PITR and encryption.
+def test_demo_table_exists_only_without_a_stream_arn(template, resources):
+    table = resources["DemoTable"]
+    assert table["Condition"] == "CreateDemoTable"
+    assert template["Conditions"]["CreateDemoTable"] == {"Fn::Equals": [ref("TableStreamArn"), ""]}
+    assert template["Parameters"]["TableStreamArn"]["Default"] == ""
+    p = table["Properties"]
+    assert p["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert p["BillingMode"] == "PAY_PER_REQUEST"
+    assert p["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert p["SSESpecification"]["SSEEnabled"] is True
+
+
+# Guards the outputs the README and the CLI rely on.
+def test_outputs_name_bucket_trail_function_queue_and_athena_table(template):
+    outputs = template["Outputs"]
+    assert outputs["AuditBucketName"]["Value"] == ref("AuditBucket")
+    assert outputs["AuditTrailArn"]["Value"] == getatt("AuditTrail", "Arn")
+    assert outputs["FunctionName"]["Value"] == ref("AuditFunction")
+    assert outputs["FailureQueueUrl"]["Value"] == ref("FailureQueue")
+    assert outputs["AthenaTableName"]["Value"] == {"Fn::Sub": "${AuditDatabase}.documents"}
+
+
+# Guards the rule that a skipped checkov check is skipped in the template with a reason.
+def test_every_checkov_skip_gives_a_reason(resources):
+    skips = [
+        (logical_id, skip)
+        for logical_id, r in resources.items()
+        for skip in r.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips, "no skips found: if none are needed any more, delete this test"
+    for logical_id, skip in skips:
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), (logical_id, skip)
+        assert len(skip.get("comment", "").split()) >= 5, (logical_id, skip["id"], "give a reason")
+
+
+# --- the expressions that derive the table from the stream ARN --------------------------------
+
+STREAM = "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders.v2-eu/stream/2026-11-01T00:00:00.000"
+DEMO_TABLE_ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders-audit-DemoTable-1A2B3C"
+
+
+def evaluate(expr, params, conditions):
+    """Evaluates the few intrinsic functions the template uses to derive ARNs and names."""
+    if isinstance(expr, str):
+        return expr
+    if isinstance(expr, list):
+        return [evaluate(e, params, conditions) for e in expr]
+    ((fn, arg),) = expr.items()
+    if fn == "Ref":
+        return params[arg]
+    if fn == "Fn::If":
+        name, when_true, when_false = arg
+        return evaluate(when_true if conditions[name] else when_false, params, conditions)
+    if fn == "Fn::Split":
+        sep, text = arg
+        return evaluate(text, params, conditions).split(sep)
+    if fn == "Fn::Select":
+        index, items = arg
+        return evaluate(items, params, conditions)[index]
+    if fn == "Fn::GetAtt":
+        return params[".".join(arg)]
+    if fn == "Fn::Sub":
+        text, variables = arg if isinstance(arg, list) else (arg, {})
+        values = {k: evaluate(v, params, conditions) for k, v in variables.items()}
+        return re.sub(r"\$\{([^}!]+)\}", lambda m: values.get(m.group(1), params.get(m.group(1), m.group(0))), text)
+    raise AssertionError(f"unexpected intrinsic {fn}")
+
+
+# Guards the Select/Split expressions: from a stream ARN (or the demo table) they yield the
+# table's ARN and name that the IAM grant, the trail selector and the Athena projection use.
+@pytest.mark.parametrize(
+    "demo, params, table_arn, table_name",
+    [
+        (False, {"TableStreamArn": STREAM}, STREAM.split("/stream/")[0], "Orders.v2-eu"),
+        (
+            True,
+            {"TableStreamArn": "", "DemoTable.Arn": DEMO_TABLE_ARN, "DemoTable.StreamArn": DEMO_TABLE_ARN + "/stream/x"},
+            DEMO_TABLE_ARN,
+            "orders-audit-DemoTable-1A2B3C",
+        ),
+    ],
+)
+def test_table_arn_and_name_are_derived_from_the_stream_arn(resources, demo, params, table_arn, table_name):
+    conditions = {"CreateDemoTable": demo, "RecordTableDataEventsOn": True}
+    assert evaluate(TABLE_ARN, params, conditions) == table_arn
+    _, conditional = _selectors(resources)
+    (_, selector, _), = conditional
+    assert evaluate(_field(selector, "resources.ARN")["Equals"], params, conditions) == [table_arn]
+    (list_streams,) = [s for s in _role_statements(resources) if s["Action"] == "dynamodb:ListStreams"]
+    assert evaluate(list_streams["Resource"], params, conditions) == table_arn + "/stream/*"
+    glue = props(resources, "AuditDocumentsTable")["TableInput"]["Parameters"]
+    assert evaluate(glue["projection.tbl.values"], params, conditions) == table_name
+
+
+# Guards the TableStreamArn parameter's pattern: empty or a stream ARN; a table ARN (a common
+# mistake) or any other text is refused before anything is created.
+def test_table_stream_arn_parameter_accepts_only_stream_arns(template):
+    pattern = template["Parameters"]["TableStreamArn"]["AllowedPattern"]
+    for good in ["", STREAM, "arn:aws-cn:dynamodb:cn-north-1:123456789012:table/abc/stream/2026-01-01T00:00:00.000"]:
+        assert re.fullmatch(pattern, good), good
+    for bad in [
+        STREAM.split("/stream/")[0],
+        "Orders",
+        "arn:aws:dynamodb:eu-west-1:123456789012:table/Orders/stream/",
+        "arn:aws:dynamodb:eu-west-1:12345:table/Orders/stream/2026-11-01T00:00:00.000",
+        "arn:aws:kinesis:eu-west-1:123456789012:stream/Orders",
+    ]:
+        assert not re.fullmatch(pattern, bad), bad

@@ -1,0 +1,162 @@
+//! `ddb-audit transform` as a person or a script uses it: the golden documents for every
+//! sample event, exit codes, standard input. Every document is validated against the schema.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn transform(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ddb-audit"))
+        .arg("transform")
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ddb-audit runs");
+    let mut input = child.stdin.take().expect("stdin");
+    input
+        .write_all(stdin.unwrap_or_default())
+        .expect("stdin written");
+    drop(input);
+    child.wait_with_output().expect("ddb-audit finishes")
+}
+
+fn sample_events() -> Vec<PathBuf> {
+    let mut events: Vec<PathBuf> = std::fs::read_dir(root().join("events"))
+        .expect("events/ exists")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    events.sort();
+    assert!(events.len() >= 7, "events/ lost sample events: {events:?}");
+    events
+}
+
+fn golden_path(event: &Path) -> PathBuf {
+    let name = event.file_stem().expect("file name").to_string_lossy();
+    root().join("tests/golden").join(format!("{name}.jsonl"))
+}
+
+// Every sample event gives exactly its golden documents, one per record, all schema-valid.
+// UPDATE_GOLDEN=1 rewrites the golden files (review the diff before committing it).
+#[test]
+fn every_sample_event_matches_its_golden_documents() {
+    for event in sample_events() {
+        let out = transform(&[event.to_str().expect("utf-8 path")], None);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            event.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let docs = common::assert_lines_schema_valid(&out.stdout);
+        let records: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&event).expect("event readable"))
+                .expect("event is JSON");
+        assert_eq!(
+            docs.len(),
+            records["Records"].as_array().expect("Records").len(),
+            "{}",
+            event.display()
+        );
+        let golden = golden_path(&event);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&golden, &out.stdout).expect("golden written");
+        }
+        let expected = std::fs::read(&golden)
+            .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", golden.display()));
+        assert!(
+            expected == out.stdout,
+            "{} differs from {}",
+            event.display(),
+            golden.display()
+        );
+    }
+}
+
+// The same event always gives byte-identical output.
+#[test]
+fn output_is_byte_identical_across_runs() {
+    let first = transform(&["events/mixed-batch.json"], None);
+    let second = transform(&["events/mixed-batch.json"], None);
+    assert_eq!(first.stdout, second.stdout);
+}
+
+// `-` and no argument read standard input.
+#[test]
+fn reads_standard_input() {
+    let event = std::fs::read(root().join("events/modify.json")).expect("event");
+    let from_file = transform(&["events/modify.json"], None);
+    assert_eq!(transform(&["-"], Some(&event)).stdout, from_file.stdout);
+    assert_eq!(transform(&[], Some(&event)).stdout, from_file.stdout);
+}
+
+// Input that is not an event exits 2 with one line on stderr and writes nothing.
+#[test]
+fn non_events_exit_2_with_one_line_and_no_output() {
+    let truncated = &std::fs::read(root().join("events/mixed-batch.json")).expect("event")[..3000];
+    for (args, stdin, why) in [
+        (vec!["-"], &b"not json"[..], "not valid JSON"),
+        (vec!["-"], &b"{\"Records\": 5}"[..], "Records"),
+        (vec!["-"], &b"[]"[..], "expected an object"),
+        (vec!["-"], truncated, "ends early"),
+        (vec!["-"], &b""[..], "empty"),
+        (
+            vec!["no/such/file.json"],
+            &b""[..],
+            "cannot read no/such/file.json",
+        ),
+    ] {
+        let out = transform(&args, Some(stdin));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{why}: {stderr}");
+        assert!(
+            out.stdout.is_empty(),
+            "{why}: wrote {} bytes",
+            out.stdout.len()
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(why), "expected {why:?} in {stderr}");
+    }
+}
+
+// An unreadable record is an error document in its place; the rest are unaffected.
+#[test]
+fn unreadable_record_keeps_its_place() {
+    let out = transform(&["events/mixed-batch.json"], None);
+    assert!(out.status.success());
+    let docs = common::assert_lines_schema_valid(&out.stdout);
+    let positions: Vec<bool> = docs.iter().map(|d| d.get("error").is_some()).collect();
+    assert_eq!(positions.iter().filter(|&&e| e).count(), 1);
+    let bad = docs
+        .iter()
+        .find(|d| d.get("error").is_some())
+        .expect("one error document");
+    assert!(
+        bad["raw"]["dynamodb"]["NewImage"]["qty"].get("X").is_some(),
+        "raw kept verbatim: {bad}"
+    );
+}
+
+// --help explains the command.
+#[test]
+fn help_explains_transform() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ddb-audit"))
+        .args(["transform", "--help"])
+        .output()
+        .expect("runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        help.contains("JSON Lines") && help.contains("exits 2"),
+        "{help}"
+    );
+}
