@@ -260,8 +260,8 @@ def test_cli_errors_are_one_line(scenario):
 
 def test_sample_events_verify_and_unreadable_in_history(audit_bucket, lambda_watch, moto_endpoint, ddb_audit_bin):
     """Every sample event in record mode (hashed keys, KEYS_ONLY, TTL, an unreadable record):
-    verify passes, noting the error document; the item whose record was unreadable shows it in
-    its history, and its replay says the answer is uncertain."""
+    verify passes, noting the error document; every awkward key finds its own history; the
+    item whose record was unreadable shows it in its history, and its replay is uncertain."""
     lambda_watch.set_env(AUDIT_BUCKET=audit_bucket)
     for event in sorted((ROOT / "events").glob("*.json")):
         assert lambda_watch.invoke(str(event)).get("batchItemFailures", []) == [], event.name
@@ -269,6 +269,15 @@ def test_sample_events_verify_and_unreadable_in_history(audit_bucket, lambda_wat
     out = cli.run("verify")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "1 unreadable records kept as error documents" in out.stdout, out.stdout
+    # Awkward keys (/, %, look-alike separators, Unicode, binary, 2 KB): each item's history
+    # holds exactly its records, whether its prefix is readable or hashed.
+    edge = json.loads((ROOT / "events" / "item-key-edge.json").read_text())["Records"]
+    for record in edge:
+        keys = record["dynamodb"]["Keys"]
+        expected = [r["eventID"] for r in edge if r["dynamodb"]["Keys"] == keys]
+        got = cli.run("history", "--table", "Orders", "--key", json.dumps(keys), "--json")
+        assert got.returncode == 0, got.stderr
+        assert [json.loads(line)["event_id"] for line in got.stdout.splitlines()] == expected
     key = "pk=ORDER#2004,sk=LINE#1"  # index 3 of mixed-batch.json: unknown type tag X
     history = cli.run("history", "--table", "Orders", "--key", key)
     assert "the stream record could not be read" in history.stdout, history.stdout
