@@ -90,15 +90,81 @@ struct Member {
 /// A batch-mode partition: table, `dt`, `hour`.
 type Partition = (String, String, String);
 
-/// A batch-mode object being assembled: its records and their documents, in stream order.
-type Group = (Partition, Vec<(Member, Vec<u8>)>);
+/// One object of a plan, with the records it holds.
+#[derive(Debug)]
+enum Planned {
+    /// One document: a record-mode document, or an unreadable record's error document
+    /// (either mode).
+    Single { object: Object, member: Member },
+    /// Batch mode: a maximal run of consecutive records (in batch order) of one partition.
+    Run(Run),
+}
 
-/// The objects to write for one batch, each with the records it holds.
+/// A batch-mode run: consecutive records of one partition and their documents.
+#[derive(Debug)]
+struct Run {
+    partition: Partition,
+    members: Vec<Member>,
+    lines: Vec<Vec<u8>>,
+}
+
+impl Run {
+    /// The object holding the run's records from `start` on.
+    fn object(&self, prefix: &str, start: usize) -> Object {
+        let (table, dt, hour) = &self.partition;
+        let seq = |member: Option<&Member>| {
+            member
+                .and_then(|m| m.sequence_number.clone())
+                .unwrap_or_default()
+        };
+        Object {
+            key: key::batch_key(
+                prefix,
+                table,
+                dt,
+                hour,
+                &seq(self.members.get(start)),
+                &seq(self.members.last()),
+            ),
+            body: gzip_lines(self.lines[start..].iter().map(Vec::as_slice)),
+            content_type: sink::JSON_LINES,
+            content_encoding: Some(sink::GZIP),
+        }
+    }
+}
+
+/// The objects to write for one batch, in batch order.
 #[derive(Debug)]
 struct Plan {
-    objects: Vec<Object>,
-    members: Vec<Vec<Member>>,
+    objects: Vec<Planned>,
     metrics: Metrics,
+}
+
+/// What the writes left undone.
+#[derive(Debug, Default)]
+struct Unstored {
+    /// Records whose documents are not (known to be) stored, in any order.
+    records: Vec<Member>,
+    /// The first failed write of a record without a sequence number (nothing to report).
+    unidentifiable: Option<(Option<String>, SinkError)>,
+}
+
+impl Unstored {
+    /// Notes a failed write of `members` (the records from the failed object's first on).
+    fn fail(&mut self, key: &str, members: Vec<Member>, error: SinkError) {
+        tracing::error!(
+            key = %key,
+            records = members.len(),
+            retryable = error.is_retryable(),
+            error = %DisplayErrorContext(&error),
+            "write failed; its records will be re-delivered"
+        );
+        if let Some(member) = members.iter().find(|m| m.sequence_number.is_none()) {
+            self.unidentifiable
+                .get_or_insert((member.event_id.clone(), error));
+        }
+        self.records.extend(members);
+    }
 }
 
 /// Handles one invocation: writes every record's document and reports the ones not stored.
@@ -119,52 +185,123 @@ pub async fn handle<S: Sink>(
     }
     let Plan {
         objects,
-        members,
         mut metrics,
     } = plan(rendered, settings, now);
-    let results = write_all(sink, objects, settings.max_concurrency).await;
+    let unstored = match settings.mode {
+        Mode::Record => write_concurrently(sink, objects, settings, &mut metrics).await,
+        Mode::Batch => write_in_order(sink, objects, settings, &mut metrics).await,
+    };
 
-    let mut failed: Vec<&Member> = Vec::new();
-    let mut unidentifiable = None;
-    for ((key, size, result), members) in results.into_iter().zip(&members) {
-        match result {
-            Ok(PutOutcome::Written) => {
-                metrics.objects_written += 1;
-                metrics.bytes_written += size as u64;
-            }
-            Ok(PutOutcome::AlreadyExists) => metrics.duplicates_avoided += 1,
-            Err(error) => {
-                tracing::error!(
-                    key = %key,
-                    records = members.len(),
-                    retryable = error.is_retryable(),
-                    error = %DisplayErrorContext(&error),
-                    "write failed; its records will be re-delivered"
-                );
-                metrics.failed_records += members.len() as u64;
-                failed.extend(members);
-                if let Some(member) = members.iter().find(|m| m.sequence_number.is_none()) {
-                    unidentifiable.get_or_insert((member.event_id.clone(), error));
-                }
-            }
-        }
-    }
-    if let Some((event_id, source)) = unidentifiable {
+    metrics.failed_records = unstored.records.len() as u64;
+    if let Some((event_id, source)) = unstored.unidentifiable {
         return Invocation {
             metrics,
             outcome: Err(HandlerError::Unidentifiable { event_id, source }),
         };
     }
+    let mut failed = unstored.records;
     failed.sort_by_key(|member| member.index);
     let mut response = DynamoDbEventResponse::default();
+    // A record without a sequence number cannot be reported; it comes after a reported
+    // record (batch mode) and is re-delivered with it, or it was stored.
     for member in failed {
-        let mut failure = DynamoDbBatchItemFailure::default();
-        failure.item_identifier = member.sequence_number.clone();
-        response.batch_item_failures.push(failure);
+        if let Some(sequence_number) = member.sequence_number {
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(sequence_number);
+            response.batch_item_failures.push(failure);
+        }
     }
     Invocation {
         metrics,
         outcome: Ok(response),
+    }
+}
+
+/// Record mode: every object is independent (its key is the record's), so they are
+/// written concurrently and exactly the failed ones are reported.
+async fn write_concurrently<S: Sink>(
+    sink: &Arc<S>,
+    planned: Vec<Planned>,
+    settings: &Settings,
+    metrics: &mut Metrics,
+) -> Unstored {
+    let (objects, members): (Vec<Object>, Vec<Vec<Member>>) = planned
+        .into_iter()
+        .map(|planned| match planned {
+            Planned::Single { object, member } => (object, vec![member]),
+            // Record mode plans no runs, but one would be written whole all the same.
+            Planned::Run(run) => (run.object(&settings.prefix, 0), run.members),
+        })
+        .unzip();
+    let results = write_all(sink, objects, settings.max_concurrency).await;
+    let mut unstored = Unstored::default();
+    for ((key, size, result), members) in results.into_iter().zip(members) {
+        match result {
+            Ok(outcome) => count(metrics, outcome, size),
+            Err(error) => unstored.fail(&key, members, error),
+        }
+    }
+    unstored
+}
+
+/// Batch mode: objects are written one after another in batch order, and the first
+/// failure stops the writing. Lambda re-delivers from the lowest reported record and
+/// everything after it, so every record from the failed object's first on is reported,
+/// and no later object is written: a later object written now would be written again,
+/// under other bounds, by the re-delivery (a duplicate).
+async fn write_in_order<S: Sink>(
+    sink: &Arc<S>,
+    planned: Vec<Planned>,
+    settings: &Settings,
+    metrics: &mut Metrics,
+) -> Unstored {
+    let mut unstored = Unstored::default();
+    let mut planned = planned.into_iter();
+    while let Some(next) = planned.next() {
+        let failure = match next {
+            Planned::Single { object, member } => {
+                let (key, size) = (object.key.clone(), object.body.len());
+                match sink.put(object).await {
+                    Ok(outcome) => {
+                        count(metrics, outcome, size);
+                        None
+                    }
+                    Err(error) => Some((key, vec![member], error)),
+                }
+            }
+            Planned::Run(run) => {
+                let object = run.object(&settings.prefix, 0);
+                let (key, size) = (object.key.clone(), object.body.len());
+                match sink.put(object).await {
+                    Ok(outcome) => {
+                        count(metrics, outcome, size);
+                        None
+                    }
+                    Err(error) => Some((key, run.members, error)),
+                }
+            }
+        };
+        if let Some((key, members, error)) = failure {
+            unstored.fail(&key, members, error);
+            // Nothing after the failure is written; all of it is reported.
+            for rest in planned.by_ref() {
+                match rest {
+                    Planned::Single { member, .. } => unstored.records.push(member),
+                    Planned::Run(run) => unstored.records.extend(run.members),
+                }
+            }
+        }
+    }
+    unstored
+}
+
+fn count(metrics: &mut Metrics, outcome: PutOutcome, size: usize) {
+    match outcome {
+        PutOutcome::Written => {
+            metrics.objects_written += 1;
+            metrics.bytes_written += size as u64;
+        }
+        PutOutcome::AlreadyExists => metrics.duplicates_avoided += 1,
     }
 }
 
@@ -192,17 +329,13 @@ pub async fn invoke<S: Sink>(
     outcome
 }
 
-/// Decides the objects for a batch's rendered records: pure.
+/// Decides the objects for a batch's rendered records, in batch order: pure.
 fn plan(records: Vec<Rendered<'_>>, settings: &Settings, now: Timestamp) -> Plan {
     let mut metrics = Metrics {
         records: records.len() as u64,
         ..Metrics::default()
     };
-    let mut objects = Vec::new();
-    let mut members = Vec::new();
-    // Batch mode: partition (table, dt, hour) -> index into `groups`, in order of appearance.
-    let mut group_of: HashMap<Partition, usize> = HashMap::new();
-    let mut groups: Vec<Group> = Vec::new();
+    let mut objects: Vec<Planned> = Vec::new();
     let mut oldest: Option<Timestamp> = None;
 
     for (index, rendered) in records.into_iter().enumerate() {
@@ -222,23 +355,32 @@ fn plan(records: Vec<Rendered<'_>>, settings: &Settings, now: Timestamp) -> Plan
                     event_id: Some(record.event_id.to_string()),
                 };
                 match settings.mode {
-                    Mode::Record => {
-                        objects.push(Object {
+                    Mode::Record => objects.push(Planned::Single {
+                        object: Object {
                             key: key::record_key(&settings.prefix, &record),
                             body: json,
                             content_type: sink::JSON,
                             content_encoding: None,
-                        });
-                        members.push(vec![member]);
-                    }
+                        },
+                        member,
+                    }),
                     Mode::Batch => {
                         let (dt, hour) = key::batch_partition(record.approximate_creation_time);
                         let partition = (record.table.clone(), dt, hour);
-                        let group = *group_of.entry(partition.clone()).or_insert_with(|| {
-                            groups.push((partition, Vec::new()));
-                            groups.len() - 1
-                        });
-                        groups[group].1.push((member, json));
+                        // A run only grows while consecutive records share a partition,
+                        // so each object is a range of the batch and the batch's objects
+                        // are ordered like its records.
+                        match objects.last_mut() {
+                            Some(Planned::Run(run)) if run.partition == partition => {
+                                run.members.push(member);
+                                run.lines.push(json);
+                            }
+                            _ => objects.push(Planned::Run(Run {
+                                partition,
+                                members: vec![member],
+                                lines: vec![json],
+                            })),
+                        }
                     }
                 }
             }
@@ -257,60 +399,34 @@ fn plan(records: Vec<Rendered<'_>>, settings: &Settings, now: Timestamp) -> Plan
                 );
                 // In both modes an unreadable record is its own object, under one prefix,
                 // so they are easy to find and never mixed into a table's partitions.
-                objects.push(Object {
-                    key: key::unreadable_key(
-                        &settings.prefix,
-                        event_id.as_deref(),
-                        sequence_number.as_deref(),
-                        // Stands in for a missing eventID: the error document holds the
-                        // record verbatim, so it is as deterministic as the record.
-                        &json,
-                    ),
-                    body: json,
-                    content_type: sink::JSON,
-                    content_encoding: None,
+                // In batch mode it also ends the run before it.
+                objects.push(Planned::Single {
+                    object: Object {
+                        key: key::unreadable_key(
+                            &settings.prefix,
+                            event_id.as_deref(),
+                            sequence_number.as_deref(),
+                            // Stands in for a missing eventID: the error document holds the
+                            // record verbatim, so it is as deterministic as the record.
+                            &json,
+                        ),
+                        body: json,
+                        content_type: sink::JSON,
+                        content_encoding: None,
+                    },
+                    member: Member {
+                        index,
+                        sequence_number,
+                        event_id,
+                    },
                 });
-                members.push(vec![Member {
-                    index,
-                    sequence_number,
-                    event_id,
-                }]);
             }
         }
     }
 
-    for ((table, dt, hour), documents) in groups {
-        let first = documents
-            .first()
-            .and_then(|(m, _)| m.sequence_number.as_deref());
-        let last = documents
-            .last()
-            .and_then(|(m, _)| m.sequence_number.as_deref());
-        let key = key::batch_key(
-            &settings.prefix,
-            &table,
-            &dt,
-            &hour,
-            first.unwrap_or_default(),
-            last.unwrap_or_default(),
-        );
-        let lines = documents.iter().map(|(_, json)| json.as_slice());
-        objects.push(Object {
-            key,
-            body: gzip_lines(lines),
-            content_type: sink::JSON_LINES,
-            content_encoding: Some(sink::GZIP),
-        });
-        members.push(documents.into_iter().map(|(member, _)| member).collect());
-    }
-
     // Creation times are approximate and clocks skew: a record "from the future" is 0 old.
     metrics.oldest_record_age_ms = oldest.map(|o| (now.unix_millis - o.unix_millis).max(0));
-    Plan {
-        objects,
-        members,
-        metrics,
-    }
+    Plan { objects, metrics }
 }
 
 /// JSON Lines (one document per line, each line ending in `\n`), gzip-compressed. The gzip
@@ -393,6 +509,7 @@ async fn collect_one(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
     use std::io::Read as _;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -460,6 +577,33 @@ mod tests {
             .batch_item_failures
             .iter()
             .map(|f| f.item_identifier.clone().unwrap())
+            .collect()
+    }
+
+    /// How many times each eventID is stored, over every object in the sink (gzip JSON
+    /// Lines and single documents alike).
+    fn stored_event_ids(sink: &MemorySink) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for (key, object) in sink.objects() {
+            let text = if key.ends_with(".jsonl.gz") {
+                gunzip(&object.body)
+            } else {
+                String::from_utf8(object.body).unwrap()
+            };
+            for line in text.lines() {
+                let doc: Value = serde_json::from_str(line).unwrap();
+                let id = doc["event_id"].as_str().unwrap().to_owned();
+                *counts.entry(id).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    /// Every record's eventID, once.
+    fn all_once(records: &[Value]) -> BTreeMap<String, usize> {
+        records
+            .iter()
+            .map(|r| (r["eventID"].as_str().unwrap().to_owned(), 1))
             .collect()
     }
 
@@ -664,17 +808,17 @@ mod tests {
         assert!(sink.attempts().is_empty());
     }
 
-    // Batch mode: one gzip JSON Lines object per table and hour, whose lines are exactly
-    // the record-mode documents, in stream order.
+    // Batch mode: one gzip JSON Lines object per run of consecutive records of one table
+    // and hour, whose lines are exactly the record-mode documents, in stream order.
     #[tokio::test]
-    async fn batch_mode_groups_by_table_and_hour() {
+    async fn batch_mode_writes_one_object_per_run_of_one_partition() {
         let hour_later = CREATED + 3600;
         let records = vec![
             insert(101, "a", CREATED),
-            insert(102, "b", hour_later),
-            insert(103, "c", CREATED),
+            insert(102, "b", CREATED),
+            insert(103, "c", hour_later),
             insert(104, "d", hour_later),
-            insert(105, "e", hour_later),
+            insert(105, "e", CREATED),
         ];
         let sink = Arc::new(MemorySink::new());
         let invocation = handle(&sink, &settings(Mode::Batch), &event(&records), NOW).await;
@@ -694,16 +838,25 @@ mod tests {
         };
 
         let objects = sink.objects();
-        let keys: Vec<&String> = objects.keys().collect();
-        let first = format!(
-            "audit/table=Orders/dt=2026-11-27/hour=02/{:0>40}-{:0>40}.jsonl.gz",
-            "101", "103"
+        let key = |hour: &str, first: &str, last: &str| {
+            format!(
+                "audit/table=Orders/dt=2026-11-27/hour={hour}/{first:0>40}-{last:0>40}.jsonl.gz"
+            )
+        };
+        let (first, second, third) = (
+            key("02", "101", "102"),
+            key("03", "103", "104"),
+            key("02", "105", "105"),
         );
-        let second = format!(
-            "audit/table=Orders/dt=2026-11-27/hour=03/{:0>40}-{:0>40}.jsonl.gz",
-            "102", "105"
+        assert_eq!(
+            objects.keys().collect::<Vec<_>>(),
+            [&first, &third, &second]
         );
-        assert_eq!(keys, [&first, &second]);
+        // Written one after another, in batch order.
+        assert_eq!(
+            sink.attempts(),
+            [first.clone(), second.clone(), third.clone()]
+        );
         let stored = &objects[&first];
         assert_eq!(
             (stored.content_type, stored.content_encoding),
@@ -711,41 +864,99 @@ mod tests {
         );
         assert_eq!(
             gunzip(&stored.body),
-            format!("{}\n{}\n", doc_of("ev101"), doc_of("ev103"))
+            format!("{}\n{}\n", doc_of("ev101"), doc_of("ev102"))
         );
         assert_eq!(
             gunzip(&objects[&second].body),
-            format!(
-                "{}\n{}\n{}\n",
-                doc_of("ev102"),
-                doc_of("ev104"),
-                doc_of("ev105")
-            )
+            format!("{}\n{}\n", doc_of("ev103"), doc_of("ev104"))
+        );
+        assert_eq!(
+            gunzip(&objects[&third].body),
+            format!("{}\n", doc_of("ev105"))
         );
         assert_eq!(
             (
                 invocation.metrics.objects_written,
                 invocation.metrics.records
             ),
-            (2, 5)
+            (3, 5)
         );
     }
 
-    // Batch mode: a failed object reports every record it holds; the other partition's
-    // records are not reported.
+    // Batch mode: when an earlier partition's object fails and a later one would succeed,
+    // every record from the failure on is reported and the later object is not written.
     #[tokio::test]
-    async fn batch_mode_failed_object_reports_all_its_records() {
+    async fn batch_mode_failure_reports_every_later_record_and_writes_nothing_after_it() {
         let records = vec![
             insert(101, "a", CREATED),
             insert(102, "b", CREATED + 3600),
+            insert(103, "c", CREATED + 3600),
+            insert(104, "d", CREATED + 7200),
+        ];
+        let sink = Arc::new(MemorySink::new());
+        sink.fail_containing("hour=03/");
+        let invocation = handle(&sink, &settings(Mode::Batch), &event(&records), NOW).await;
+        assert_eq!(
+            failures(&invocation.outcome.unwrap()),
+            ["102", "103", "104"]
+        );
+        assert_eq!(invocation.metrics.failed_records, 3);
+        let objects = sink.objects();
+        assert_eq!(objects.len(), 1);
+        assert!(
+            objects.keys().all(|k| k.contains("hour=02/")),
+            "{objects:?}"
+        );
+        // The hour=04 object was never even attempted.
+        assert!(!sink.attempts().iter().any(|k| k.contains("hour=04/")));
+    }
+
+    // Batch mode: a failed unreadable record stops the writing like any object: it and
+    // every record after it are reported, and the run after it is not written.
+    #[tokio::test]
+    async fn batch_mode_unreadable_failure_stops_the_objects_after_it() {
+        let records = vec![
+            insert(101, "a", CREATED),
+            poisoned(102),
             insert(103, "c", CREATED),
         ];
         let sink = Arc::new(MemorySink::new());
-        sink.fail_containing("hour=02/");
+        sink.fail_containing("unreadable/");
         let invocation = handle(&sink, &settings(Mode::Batch), &event(&records), NOW).await;
-        assert_eq!(failures(&invocation.outcome.unwrap()), ["101", "103"]);
-        assert_eq!(invocation.metrics.failed_records, 2);
-        assert_eq!(sink.objects().len(), 1);
+        assert_eq!(failures(&invocation.outcome.unwrap()), ["102", "103"]);
+        let keys: Vec<String> = sink.objects().into_keys().collect();
+        assert_eq!(keys.len(), 1);
+        assert!(keys[0].contains(&format!("/{:0>40}-", "101")), "{keys:?}");
+    }
+
+    // Batch mode: re-delivering the reported suffix, extended with new records as Lambda
+    // fills the batch again, stores each document exactly once across all objects.
+    #[tokio::test]
+    async fn batch_mode_redelivered_suffix_stores_each_document_exactly_once() {
+        let hour = |h: i64| CREATED + 3600 * h;
+        let stream: Vec<Value> = (0..12)
+            .map(|i| insert(101 + i, &format!("o{i}"), hour(i as i64 / 3)))
+            .collect();
+        let sink = Arc::new(MemorySink::new());
+        sink.fail_containing("hour=03/");
+        let first = handle(&sink, &settings(Mode::Batch), &event(&stream[..8]), NOW).await;
+        let reported = failures(&first.outcome.unwrap());
+        assert_eq!(reported, ["104", "105", "106", "107", "108"]);
+        sink.heal();
+        // Lambda resumes at the lowest reported record and fills the batch up again.
+        let resume = stream
+            .iter()
+            .position(|r| r["dynamodb"]["SequenceNumber"] == reported[0])
+            .unwrap();
+        let second = handle(
+            &sink,
+            &settings(Mode::Batch),
+            &event(&stream[resume..]),
+            NOW,
+        )
+        .await;
+        assert!(failures(&second.outcome.unwrap()).is_empty());
+        assert_eq!(stored_event_ids(&sink), all_once(&stream));
     }
 
     // Batch mode writes the same bytes for the same records, so a re-delivery is a
