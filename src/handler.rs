@@ -8,9 +8,20 @@
 //!
 //! The rule it keeps: a record is reported as processed only if its document is in the
 //! bucket (written now or by an earlier delivery). Every other record's `SequenceNumber`
-//! goes into `batchItemFailures`; Lambda re-delivers from the lowest one reported, and the
-//! documents that were written meanwhile cost nothing the second time (`If-None-Match`).
+//! goes into `batchItemFailures`; Lambda re-delivers from the lowest one reported, and
+//! everything after it comes again.
+//!
+//! Record mode: one object per record under a key of its own, so the documents written
+//! meanwhile cost nothing the second time (`If-None-Match`: already there).
+//!
+//! Batch mode: an object holds a run of consecutive records of one partition and is named
+//! after its first record. Objects are written in batch order and the first failure stops
+//! the writing, so a re-delivery starts where a stored object starts, or exactly after the
+//! last stored one. A re-delivery that meets a stored object (its write succeeded but the
+//! answer was lost) reads from its metadata where it ends and writes only the rest, under
+//! the next record's key. So a retried batch writes each document once.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::sync::Arc;
@@ -26,7 +37,7 @@ use crate::document::{RenderOptions, Rendered};
 use crate::event::{EventError, read_event};
 use crate::key;
 use crate::metrics::Metrics;
-use crate::sink::{self, Object, PutOutcome, Sink, SinkError};
+use crate::sink::{self, Metadata, Object, PutOutcome, Sink, SinkError};
 use crate::timestamp::Timestamp;
 
 /// What the handler needs from the configuration.
@@ -109,26 +120,32 @@ struct Run {
 }
 
 impl Run {
-    /// The object holding the run's records from `start` on.
+    /// The object holding the run's records from `start` on: named after the first of
+    /// them, with the last one's sequence number and their count as metadata.
     fn object(&self, prefix: &str, start: usize) -> Object {
         let (table, dt, hour) = &self.partition;
+        // Readable records always have a sequence number.
         let seq = |member: Option<&Member>| {
             member
                 .and_then(|m| m.sequence_number.clone())
                 .unwrap_or_default()
         };
-        Object {
-            key: key::batch_key(
-                prefix,
-                table,
-                dt,
-                hour,
-                &seq(self.members.get(start)),
-                &seq(self.members.last()),
+        let metadata = Metadata::from([
+            (
+                key::LAST_SEQUENCE_NUMBER.to_owned(),
+                seq(self.members.last()),
             ),
+            (
+                key::RECORDS.to_owned(),
+                (self.members.len() - start).to_string(),
+            ),
+        ]);
+        Object {
+            key: key::batch_key(prefix, table, dt, hour, &seq(self.members.get(start))),
             body: gzip_lines(self.lines[start..].iter().map(Vec::as_slice)),
             content_type: sink::JSON_LINES,
             content_encoding: Some(sink::GZIP),
+            metadata,
         }
     }
 }
@@ -269,17 +286,10 @@ async fn write_in_order<S: Sink>(
                     Err(error) => Some((key, vec![member], error)),
                 }
             }
-            Planned::Run(run) => {
-                let object = run.object(&settings.prefix, 0);
-                let (key, size) = (object.key.clone(), object.body.len());
-                match sink.put(object).await {
-                    Ok(outcome) => {
-                        count(metrics, outcome, size);
-                        None
-                    }
-                    Err(error) => Some((key, run.members, error)),
-                }
-            }
+            Planned::Run(mut run) => match write_run(sink, &run, &settings.prefix, metrics).await {
+                Ok(()) => None,
+                Err((start, key, error)) => Some((key, run.members.split_off(start), error)),
+            },
         };
         if let Some((key, members, error)) = failure {
             unstored.fail(&key, members, error);
@@ -293,6 +303,97 @@ async fn write_in_order<S: Sink>(
         }
     }
     unstored
+}
+
+/// Writes a run as one object; where an earlier delivery already stored the run's first
+/// records under the same key, writes only the rest, as an object of its own (and so on).
+/// On failure, returns the position in the run of the first record not known to be
+/// stored, with the key and error of the failed call.
+async fn write_run<S: Sink>(
+    sink: &Arc<S>,
+    run: &Run,
+    prefix: &str,
+    metrics: &mut Metrics,
+) -> Result<(), (usize, String, SinkError)> {
+    let mut start = 0;
+    while start < run.members.len() {
+        let object = run.object(prefix, start);
+        let (key, size) = (object.key.clone(), object.body.len());
+        match sink.put(object).await {
+            Ok(PutOutcome::Written) => {
+                count(metrics, PutOutcome::Written, size);
+                return Ok(());
+            }
+            // A stored object starting at this record: written by an earlier delivery
+            // whose answer may never have arrived, and which may have ended earlier or
+            // later than this run.
+            Ok(PutOutcome::AlreadyExists) => {
+                count(metrics, PutOutcome::AlreadyExists, size);
+                let metadata = match sink.head(&key).await {
+                    Ok(Some(metadata)) => metadata,
+                    Ok(None) => {
+                        let reason = "it was there for the write, then gone".to_owned();
+                        return Err((start, key.clone(), SinkError::Unrecognised { key, reason }));
+                    }
+                    Err(error) => return Err((start, key, error)),
+                };
+                match stored_records(&metadata, &run.members[start..]) {
+                    Ok(held) => start += held,
+                    Err(reason) => {
+                        return Err((start, key.clone(), SinkError::Unrecognised { key, reason }));
+                    }
+                }
+            }
+            Err(error) => return Err((start, key, error)),
+        }
+    }
+    Ok(())
+}
+
+/// How many of `members` (consecutive records of one partition, starting at the stored
+/// object's first record) the stored object holds, from its metadata: those up to its
+/// last sequence number (records of a shard come in one order in every delivery), and
+/// never more than its record count.
+fn stored_records(metadata: &Metadata, members: &[Member]) -> Result<usize, String> {
+    let last = metadata
+        .get(key::LAST_SEQUENCE_NUMBER)
+        .ok_or_else(|| format!("no {} metadata", key::LAST_SEQUENCE_NUMBER))?;
+    let mut held = 0;
+    for member in members {
+        let seq = member.sequence_number.as_deref().unwrap_or_default();
+        match key::compare_sequence_numbers(seq, last) {
+            Some(Ordering::Greater) => break,
+            Some(_) => held += 1,
+            None => {
+                return Err(format!(
+                    "sequence numbers {seq:?} and {last:?} (metadata) do not compare"
+                ));
+            }
+        }
+    }
+    if let Some(records) = metadata.get(key::RECORDS) {
+        let records: usize = records
+            .parse()
+            .map_err(|_| format!("{} metadata {records:?} is not a count", key::RECORDS))?;
+        if records < held {
+            // Claiming fewer records stored than there are can only cost a duplicate;
+            // claiming more would lose documents.
+            tracing::warn!(
+                last_sequence_number = %last,
+                records,
+                held,
+                "batch object metadata disagree; trusting the smaller count"
+            );
+            held = records;
+        }
+    }
+    if held == 0 {
+        return Err(format!(
+            "it ends at {last:?}, before its own first record {:?}",
+            members.first().and_then(|m| m.sequence_number.as_deref())
+        ));
+    }
+    Ok(held)
 }
 
 fn count(metrics: &mut Metrics, outcome: PutOutcome, size: usize) {
@@ -361,6 +462,7 @@ fn plan(records: Vec<Rendered<'_>>, settings: &Settings, now: Timestamp) -> Plan
                             body: json,
                             content_type: sink::JSON,
                             content_encoding: None,
+                            metadata: Metadata::new(),
                         },
                         member,
                     }),
@@ -413,6 +515,7 @@ fn plan(records: Vec<Rendered<'_>>, settings: &Settings, now: Timestamp) -> Plan
                         body: json,
                         content_type: sink::JSON,
                         content_encoding: None,
+                        metadata: Metadata::new(),
                     },
                     member: Member {
                         index,
@@ -605,6 +708,19 @@ mod tests {
             .iter()
             .map(|r| (r["eventID"].as_str().unwrap().to_owned(), 1))
             .collect()
+    }
+
+    /// The key of a batch object of table Orders on 2026-11-27 starting at `first`.
+    fn batch_key(hour: &str, first: &str) -> String {
+        format!("audit/table=Orders/dt=2026-11-27/hour={hour}/{first:0>40}.jsonl.gz")
+    }
+
+    /// A batch object's metadata: last sequence number and record count.
+    fn meta(metadata: &Metadata) -> (&str, usize) {
+        (
+            metadata[key::LAST_SEQUENCE_NUMBER].as_str(),
+            metadata[key::RECORDS].parse().unwrap(),
+        )
     }
 
     fn gunzip(bytes: &[u8]) -> String {
@@ -838,15 +954,10 @@ mod tests {
         };
 
         let objects = sink.objects();
-        let key = |hour: &str, first: &str, last: &str| {
-            format!(
-                "audit/table=Orders/dt=2026-11-27/hour={hour}/{first:0>40}-{last:0>40}.jsonl.gz"
-            )
-        };
         let (first, second, third) = (
-            key("02", "101", "102"),
-            key("03", "103", "104"),
-            key("02", "105", "105"),
+            batch_key("02", "101"),
+            batch_key("03", "103"),
+            batch_key("02", "105"),
         );
         assert_eq!(
             objects.keys().collect::<Vec<_>>(),
@@ -862,6 +973,9 @@ mod tests {
             (stored.content_type, stored.content_encoding),
             ("application/x-ndjson", Some("gzip"))
         );
+        // Where the object ends is in its metadata, not its name.
+        assert_eq!(meta(&stored.metadata), ("102", 2));
+        assert_eq!(meta(&objects[&third].metadata), ("105", 1));
         assert_eq!(
             gunzip(&stored.body),
             format!("{}\n{}\n", doc_of("ev101"), doc_of("ev102"))
@@ -926,7 +1040,7 @@ mod tests {
         assert_eq!(failures(&invocation.outcome.unwrap()), ["102", "103"]);
         let keys: Vec<String> = sink.objects().into_keys().collect();
         assert_eq!(keys.len(), 1);
-        assert!(keys[0].contains(&format!("/{:0>40}-", "101")), "{keys:?}");
+        assert_eq!(keys, [batch_key("02", "101")]);
     }
 
     // Batch mode: re-delivering the reported suffix, extended with new records as Lambda
@@ -957,6 +1071,175 @@ mod tests {
         .await;
         assert!(failures(&second.outcome.unwrap()).is_empty());
         assert_eq!(stored_event_ids(&sink), all_once(&stream));
+    }
+
+    // Batch mode: a write S3 stored whose answer never came (the records are reported),
+    // followed by a re-delivery that runs further, stores each document exactly once: the
+    // stored object is kept and only the records after it are written.
+    #[tokio::test]
+    async fn batch_mode_ambiguous_write_then_longer_redelivery_stores_each_document_once() {
+        let hour = |h: i64| CREATED + 3600 * h;
+        let mut stream: Vec<Value> = (101..=103).map(|s| insert(s, "a", hour(0))).collect();
+        stream.extend((104..=108).map(|s| insert(s, "b", hour(1))));
+        stream.extend((109..=110).map(|s| insert(s, "c", hour(2))));
+        let sink = Arc::new(MemorySink::new());
+        sink.fail_after_storing_when(|k| k.contains("hour=03/"));
+        let first = handle(&sink, &settings(Mode::Batch), &event(&stream[..6]), NOW).await;
+        assert_eq!(failures(&first.outcome.unwrap()), ["104", "105", "106"]);
+        assert_eq!(
+            meta(&sink.objects()[&batch_key("03", "104")].metadata),
+            ("106", 3)
+        );
+        sink.heal();
+
+        let second = handle(&sink, &settings(Mode::Batch), &event(&stream[3..]), NOW).await;
+        assert!(failures(&second.outcome.unwrap()).is_empty());
+        assert_eq!(stored_event_ids(&sink), all_once(&stream));
+        let objects = sink.objects();
+        assert_eq!(meta(&objects[&batch_key("03", "107")].metadata), ("108", 2));
+        assert!(objects.contains_key(&batch_key("04", "109")));
+        assert_eq!(
+            (
+                second.metrics.objects_written,
+                second.metrics.duplicates_avoided,
+                second.metrics.failed_records
+            ),
+            (2, 1, 0)
+        );
+    }
+
+    // Batch mode: a shorter re-delivery (Lambda bisecting a failed batch) from a stored
+    // object's first record finds all of it stored: no new object and no failure.
+    #[tokio::test]
+    async fn batch_mode_shorter_redelivery_after_stored_object_writes_nothing() {
+        let stream = batch(6);
+        let sink = Arc::new(MemorySink::new());
+        sink.fail_after_storing_when(|_| true);
+        let first = handle(&sink, &settings(Mode::Batch), &event(&stream), NOW).await;
+        assert_eq!(failures(&first.outcome.unwrap()).len(), 6);
+        sink.heal();
+        let before = sink.objects();
+
+        let half = handle(&sink, &settings(Mode::Batch), &event(&stream[..3]), NOW).await;
+        assert!(failures(&half.outcome.unwrap()).is_empty());
+        assert_eq!(sink.objects(), before);
+        assert_eq!(
+            (
+                half.metrics.objects_written,
+                half.metrics.duplicates_avoided
+            ),
+            (0, 1)
+        );
+        assert_eq!(stored_event_ids(&sink), all_once(&stream));
+    }
+
+    // Batch mode: a re-delivery meeting several stored objects in a row (ambiguous writes
+    // in several deliveries) skips each and writes only what follows the last.
+    #[tokio::test]
+    async fn batch_mode_redelivery_follows_a_chain_of_stored_objects() {
+        let stream = batch(7);
+        let sink = Arc::new(MemorySink::new());
+        sink.fail_after_storing_when(|_| true);
+        let first = handle(&sink, &settings(Mode::Batch), &event(&stream[..3]), NOW).await;
+        assert_eq!(failures(&first.outcome.unwrap()), ["101", "102", "103"]);
+        let second = handle(&sink, &settings(Mode::Batch), &event(&stream[..5]), NOW).await;
+        assert_eq!(failures(&second.outcome.unwrap()), ["104", "105"]);
+        sink.heal();
+
+        let third = handle(&sink, &settings(Mode::Batch), &event(&stream), NOW).await;
+        assert!(failures(&third.outcome.unwrap()).is_empty());
+        assert_eq!(
+            sink.objects().into_keys().collect::<Vec<_>>(),
+            [
+                batch_key("02", "101"),
+                batch_key("02", "104"),
+                batch_key("02", "106")
+            ]
+        );
+        assert_eq!(stored_event_ids(&sink), all_once(&stream));
+    }
+
+    // Batch mode: an object already under the key that does not say where it ends (not
+    // written by this function) is left alone, and the run is reported, not claimed.
+    #[tokio::test]
+    async fn batch_mode_object_without_metadata_is_not_trusted() {
+        let sink = Arc::new(MemorySink::new());
+        let foreign = Object {
+            key: batch_key("02", "101"),
+            body: b"foreign".to_vec(),
+            content_type: sink::JSON_LINES,
+            content_encoding: None,
+            metadata: Metadata::new(),
+        };
+        sink.put(foreign).await.unwrap();
+        let invocation = handle(&sink, &settings(Mode::Batch), &event(&batch(3)), NOW).await;
+        assert_eq!(
+            failures(&invocation.outcome.unwrap()),
+            ["101", "102", "103"]
+        );
+        assert_eq!(sink.objects()[&batch_key("02", "101")].body, b"foreign");
+        assert_eq!(sink.objects().len(), 1);
+    }
+
+    // Batch mode: when the stored object's metadata cannot be read, the run from that
+    // object on is reported.
+    #[tokio::test]
+    async fn batch_mode_failed_head_reports_the_rest_of_the_run() {
+        let sink = Arc::new(MemorySink::new());
+        let stream = batch(4);
+        sink.fail_after_storing_when(|_| true);
+        handle(&sink, &settings(Mode::Batch), &event(&stream[..2]), NOW).await;
+        sink.heal();
+        sink.fail_head_when(|_| true);
+        let invocation = handle(&sink, &settings(Mode::Batch), &event(&stream), NOW).await;
+        assert_eq!(
+            failures(&invocation.outcome.unwrap()),
+            ["101", "102", "103", "104"]
+        );
+        assert_eq!(sink.objects().len(), 1);
+    }
+
+    fn member(seq: &str) -> Member {
+        Member {
+            index: 0,
+            sequence_number: Some(seq.to_owned()),
+            event_id: None,
+        }
+    }
+
+    fn stored(last: &str, records: Option<&str>) -> Metadata {
+        let mut metadata =
+            Metadata::from([(key::LAST_SEQUENCE_NUMBER.to_owned(), last.to_owned())]);
+        if let Some(records) = records {
+            metadata.insert(key::RECORDS.to_owned(), records.to_owned());
+        }
+        metadata
+    }
+
+    // The records a stored object holds are those up to its last sequence number,
+    // compared by value (here across a digit-count change and beyond u64).
+    #[test]
+    fn stored_records_are_those_up_to_the_last_sequence_number() {
+        let big = "99999999999999999999999999999999999999";
+        let members: Vec<Member> = ["98", "99", "100", big, &format!("1{big}")]
+            .into_iter()
+            .map(member)
+            .collect();
+        assert_eq!(stored_records(&stored("99", None), &members), Ok(2));
+        assert_eq!(stored_records(&stored("100", Some("3")), &members), Ok(3));
+        assert_eq!(stored_records(&stored(big, None), &members), Ok(4));
+    }
+
+    // Metadata that claims more records than its count never makes more records count as
+    // stored; missing or unreadable metadata is an error, never "all stored".
+    #[test]
+    fn stored_records_never_claims_more_than_the_metadata_allows() {
+        let members: Vec<Member> = ["1", "2", "3"].into_iter().map(member).collect();
+        assert_eq!(stored_records(&stored("3", Some("2")), &members), Ok(2));
+        assert!(stored_records(&Metadata::new(), &members).is_err());
+        assert!(stored_records(&stored("3", Some("many")), &members).is_err());
+        assert!(stored_records(&stored("0", None), &members).is_err());
+        assert!(stored_records(&stored("x", None), &members).is_err());
     }
 
     // Batch mode writes the same bytes for the same records, so a re-delivery is a
@@ -1030,6 +1313,10 @@ mod tests {
             let result = self.inner.put(object).await;
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             result
+        }
+
+        async fn head(&self, key: &str) -> Result<Option<Metadata>, SinkError> {
+            self.inner.head(key).await
         }
     }
 
