@@ -130,7 +130,9 @@ impl Run {
                 .and_then(|m| m.sequence_number.clone())
                 .unwrap_or_default()
         };
+        let first_event_id = self.members[start].event_id.clone().unwrap_or_default();
         let metadata = Metadata::from([
+            (key::FIRST_EVENT_ID.to_owned(), first_event_id),
             (
                 key::LAST_SEQUENCE_NUMBER.to_owned(),
                 seq(self.members.last()),
@@ -350,11 +352,20 @@ async fn write_run<S: Sink>(
     Ok(())
 }
 
-/// How many of `members` (consecutive records of one partition, starting at the stored
-/// object's first record) the stored object holds, from its metadata: those up to its
-/// last sequence number (records of a shard come in one order in every delivery), and
-/// never more than its record count.
+/// How many of `members` (consecutive records of one partition, starting with the
+/// record the stored object is named after) the stored object holds, from its metadata:
+/// none unless it starts with the same record (eventID); then those up to its last
+/// sequence number (records of a shard come in one order in every delivery), never more
+/// than its record count.
 fn stored_records(metadata: &Metadata, members: &[Member]) -> Result<usize, String> {
+    let first = members.first().and_then(|m| m.event_id.as_deref());
+    let stored_first = metadata.get(key::FIRST_EVENT_ID).map(String::as_str);
+    if stored_first.is_none() || stored_first != first {
+        return Err(format!(
+            "its first record is eventID {stored_first:?} ({} metadata), not {first:?}",
+            key::FIRST_EVENT_ID
+        ));
+    }
     let last = metadata
         .get(key::LAST_SEQUENCE_NUMBER)
         .ok_or_else(|| format!("no {} metadata", key::LAST_SEQUENCE_NUMBER))?;
@@ -1159,26 +1170,35 @@ mod tests {
         assert_eq!(stored_event_ids(&sink), all_once(&stream));
     }
 
-    // Batch mode: an object already under the key that does not say where it ends (not
-    // written by this function) is left alone, and the run is reported, not claimed.
+    // Batch mode: an object already under the key that does not say where it ends, or
+    // starts with another record (not written for these records), is left alone, and the
+    // run is reported, not claimed.
     #[tokio::test]
-    async fn batch_mode_object_without_metadata_is_not_trusted() {
-        let sink = Arc::new(MemorySink::new());
-        let foreign = Object {
-            key: batch_key("02", "101"),
-            body: b"foreign".to_vec(),
-            content_type: sink::JSON_LINES,
-            content_encoding: None,
-            metadata: Metadata::new(),
-        };
-        sink.put(foreign).await.unwrap();
-        let invocation = handle(&sink, &settings(Mode::Batch), &event(&batch(3)), NOW).await;
-        assert_eq!(
-            failures(&invocation.outcome.unwrap()),
-            ["101", "102", "103"]
-        );
-        assert_eq!(sink.objects()[&batch_key("02", "101")].body, b"foreign");
-        assert_eq!(sink.objects().len(), 1);
+    async fn batch_mode_foreign_object_under_the_key_is_not_trusted() {
+        let claims_all = Metadata::from([
+            (key::FIRST_EVENT_ID.to_owned(), "other-stream".to_owned()),
+            (key::LAST_SEQUENCE_NUMBER.to_owned(), "999".to_owned()),
+            (key::RECORDS.to_owned(), "100".to_owned()),
+        ]);
+        for metadata in [Metadata::new(), claims_all] {
+            let sink = Arc::new(MemorySink::new());
+            let foreign = Object {
+                key: batch_key("02", "101"),
+                body: b"foreign".to_vec(),
+                content_type: sink::JSON_LINES,
+                content_encoding: None,
+                metadata: metadata.clone(),
+            };
+            sink.put(foreign).await.unwrap();
+            let invocation = handle(&sink, &settings(Mode::Batch), &event(&batch(3)), NOW).await;
+            assert_eq!(
+                failures(&invocation.outcome.unwrap()),
+                ["101", "102", "103"],
+                "{metadata:?}"
+            );
+            assert_eq!(sink.objects()[&batch_key("02", "101")].body, b"foreign");
+            assert_eq!(sink.objects().len(), 1);
+        }
     }
 
     // Batch mode: when the stored object's metadata cannot be read, the run from that
@@ -1203,13 +1223,19 @@ mod tests {
         Member {
             index: 0,
             sequence_number: Some(seq.to_owned()),
-            event_id: None,
+            event_id: Some(format!("ev{seq}")),
         }
     }
 
-    fn stored(last: &str, records: Option<&str>) -> Metadata {
-        let mut metadata =
-            Metadata::from([(key::LAST_SEQUENCE_NUMBER.to_owned(), last.to_owned())]);
+    /// Metadata of a stored object starting with `members[0]`.
+    fn stored(members: &[Member], last: &str, records: Option<&str>) -> Metadata {
+        let mut metadata = Metadata::from([
+            (key::LAST_SEQUENCE_NUMBER.to_owned(), last.to_owned()),
+            (
+                key::FIRST_EVENT_ID.to_owned(),
+                members[0].event_id.clone().unwrap(),
+            ),
+        ]);
         if let Some(records) = records {
             metadata.insert(key::RECORDS.to_owned(), records.to_owned());
         }
@@ -1225,21 +1251,28 @@ mod tests {
             .into_iter()
             .map(member)
             .collect();
-        assert_eq!(stored_records(&stored("99", None), &members), Ok(2));
-        assert_eq!(stored_records(&stored("100", Some("3")), &members), Ok(3));
-        assert_eq!(stored_records(&stored(big, None), &members), Ok(4));
+        let held = |last, records| stored_records(&stored(&members, last, records), &members);
+        assert_eq!(held("99", None), Ok(2));
+        assert_eq!(held("100", Some("3")), Ok(3));
+        assert_eq!(held(big, None), Ok(4));
     }
 
     // Metadata that claims more records than its count never makes more records count as
-    // stored; missing or unreadable metadata is an error, never "all stored".
+    // stored; missing, unreadable or foreign metadata (another first record) is an error,
+    // never "all stored".
     #[test]
     fn stored_records_never_claims_more_than_the_metadata_allows() {
         let members: Vec<Member> = ["1", "2", "3"].into_iter().map(member).collect();
-        assert_eq!(stored_records(&stored("3", Some("2")), &members), Ok(2));
-        assert!(stored_records(&Metadata::new(), &members).is_err());
-        assert!(stored_records(&stored("3", Some("many")), &members).is_err());
-        assert!(stored_records(&stored("0", None), &members).is_err());
-        assert!(stored_records(&stored("x", None), &members).is_err());
+        let held = |metadata: Metadata| stored_records(&metadata, &members);
+        assert_eq!(held(stored(&members, "3", Some("2"))), Ok(2));
+        assert!(held(Metadata::new()).is_err());
+        assert!(held(stored(&members, "3", Some("many"))).is_err());
+        assert!(held(stored(&members, "0", None)).is_err());
+        assert!(held(stored(&members, "x", None)).is_err());
+        let mut no_first = stored(&members, "3", None);
+        no_first.remove(key::FIRST_EVENT_ID);
+        assert!(held(no_first).is_err());
+        assert!(held(stored(&members[1..], "3", None)).is_err());
     }
 
     // Batch mode writes the same bytes for the same records, so a re-delivery is a

@@ -25,8 +25,8 @@
 //!
 //! The last record is not in the name: a re-delivery that starts at the same record but
 //! runs further (Lambda fills the batch again) must meet the same key, find it taken, and
-//! learn from the object's metadata ([`LAST_SEQUENCE_NUMBER`], [`RECORDS`]) where the
-//! stored records end. [`compare_sequence_numbers`] orders sequence numbers.
+//! learn from the object's metadata ([`LAST_SEQUENCE_NUMBER`], [`RECORDS`],
+//! [`FIRST_EVENT_ID`]) where the stored records end. [`compare_sequence_numbers`] orders sequence numbers.
 //!
 //! The item key is readable for string and number keys: attributes sorted by name,
 //! `name=value` joined by `,`, e.g. `pk=ORDER%231,sk=N:12`. Strings are written as they
@@ -86,6 +86,12 @@ pub const LAST_SEQUENCE_NUMBER: &str = "last-sequence-number";
 /// User metadata of a batch object: how many records (lines) it holds, in decimal
 /// (S3 header `x-amz-meta-records`).
 pub const RECORDS: &str = "records";
+
+/// User metadata of a batch object: the eventID of its first record (S3 header
+/// `x-amz-meta-first-event-id`). The key holds only a sequence number; this tells a
+/// re-delivery that the object under it starts with the same record, and not with one
+/// of another stream of the table that happens to share the number.
+pub const FIRST_EVENT_ID: &str = "first-event-id";
 
 /// The date and hour partition used for records without an approximate creation time.
 pub const UNKNOWN_PARTITION: (&str, &str) = ("unknown", "unknown");

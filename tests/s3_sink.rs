@@ -597,9 +597,10 @@ async fn batch_mode_retries_store_each_document_exactly_once() {
     let last = &objects.values().last().unwrap().metadata;
     assert_eq!(
         (
+            last["first-event-id"].as_str(),
             last["last-sequence-number"].as_str(),
             last["records"].as_str()
         ),
-        ("7000000000000000000000000000000000000012", "6")
+        ("e7", "7000000000000000000000000000000000000012", "6")
     );
 }
