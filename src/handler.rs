@@ -130,12 +130,15 @@ impl Run {
                 .and_then(|m| m.sequence_number.clone())
                 .unwrap_or_default()
         };
-        let first_event_id = self.members[start].event_id.clone().unwrap_or_default();
+        let first_event_id = self.members[start].event_id.as_deref().unwrap_or_default();
         let metadata = Metadata::from([
-            (key::FIRST_EVENT_ID.to_owned(), first_event_id),
+            (
+                key::FIRST_EVENT_ID.to_owned(),
+                key::metadata_value(first_event_id),
+            ),
             (
                 key::LAST_SEQUENCE_NUMBER.to_owned(),
-                seq(self.members.last()),
+                key::metadata_value(&seq(self.members.last())),
             ),
             (
                 key::RECORDS.to_owned(),
@@ -266,8 +269,9 @@ async fn write_concurrently<S: Sink>(
 /// Batch mode: objects are written one after another in batch order, and the first
 /// failure stops the writing. Lambda re-delivers from the lowest reported record and
 /// everything after it, so every record from the failed object's first on is reported,
-/// and no later object is written: a later object written now would be written again,
-/// under other bounds, by the re-delivery (a duplicate).
+/// and no later object is written: the re-delivery starts at the failed object's first
+/// record and brings the later records again, and an object of them written now could
+/// be cut differently then (a duplicate).
 async fn write_in_order<S: Sink>(
     sink: &Arc<S>,
     planned: Vec<Planned>,
@@ -358,9 +362,12 @@ async fn write_run<S: Sink>(
 /// sequence number (records of a shard come in one order in every delivery), never more
 /// than its record count.
 fn stored_records(metadata: &Metadata, members: &[Member]) -> Result<usize, String> {
-    let first = members.first().and_then(|m| m.event_id.as_deref());
-    let stored_first = metadata.get(key::FIRST_EVENT_ID).map(String::as_str);
-    if stored_first.is_none() || stored_first != first {
+    let first = members
+        .first()
+        .and_then(|m| m.event_id.as_deref())
+        .map(key::metadata_value);
+    let stored_first = metadata.get(key::FIRST_EVENT_ID);
+    if stored_first.is_none() || stored_first != first.as_ref() {
         return Err(format!(
             "its first record is eventID {stored_first:?} ({} metadata), not {first:?}",
             key::FIRST_EVENT_ID

@@ -172,6 +172,13 @@ pub fn batch_key(prefix: &str, table: &str, dt: &str, hour: &str, first_seq: &st
     )
 }
 
+/// A metadata value for `text`: S3 sends metadata as HTTP headers, so everything but
+/// `A-Z a-z 0-9 - _ .` is percent-encoded, as in keys. Real eventIDs (hex) and sequence
+/// numbers (digits) are unchanged.
+pub fn metadata_value(text: &str) -> String {
+    encode(text)
+}
+
 /// Orders two sequence numbers by their numeric value, or `None` when either is not a
 /// decimal integer. They have up to 40 digits, beyond `u64` (and exact `f64`), so they
 /// are compared as text: without leading zeros, the shorter is smaller, and equal lengths
@@ -628,6 +635,21 @@ mod tests {
                 "100"
             )
         );
+    }
+
+    // Metadata values are header-safe whatever the record holds; real eventIDs and
+    // sequence numbers are unchanged.
+    #[test]
+    fn metadata_values_are_header_safe() {
+        assert_eq!(
+            metadata_value("248d6871a0dd322fe5017131766df38f"),
+            "248d6871a0dd322fe5017131766df38f"
+        );
+        assert_eq!(
+            metadata_value("600000006003323214023"),
+            "600000006003323214023"
+        );
+        assert_eq!(metadata_value("é\n x"), "%C3%A9%0A%20x");
     }
 
     // Sequence numbers compare by value, also past u64 and with leading zeros; text that
