@@ -279,6 +279,9 @@ async fn write_in_order<S: Sink>(
     metrics: &mut Metrics,
 ) -> Unstored {
     let mut unstored = Unstored::default();
+    // The records of the last object stored whose first record has a sequence number: a
+    // re-delivery can start there again without cutting into a stored object.
+    let mut anchor: Vec<Member> = Vec::new();
     let mut planned = planned.into_iter();
     while let Some(next) = planned.next() {
         let failure = match next {
@@ -287,18 +290,42 @@ async fn write_in_order<S: Sink>(
                 match sink.put(object).await {
                     Ok(outcome) => {
                         count(metrics, outcome, size);
+                        if member.sequence_number.is_some() {
+                            anchor = vec![member];
+                        }
                         None
                     }
                     Err(error) => Some((key, vec![member], error)),
                 }
             }
             Planned::Run(mut run) => match write_run(sink, &run, &settings.prefix, metrics).await {
-                Ok(()) => None,
+                Ok(()) => {
+                    anchor = run.members;
+                    None
+                }
                 Err((start, key, error)) => Some((key, run.members.split_off(start), error)),
             },
         };
         if let Some((key, members, error)) = failure {
-            unstored.fail(&key, members, error);
+            let unidentifiable = members.first().is_some_and(|m| m.sequence_number.is_none());
+            if unidentifiable && !anchor.is_empty() {
+                // The failed record has no sequence number to report. Failing the whole
+                // invocation would make Lambda split the batch (bisection), and a half
+                // starting inside a stored object writes its records again. Reporting the
+                // stored object before it makes Lambda re-deliver from that object's first
+                // record instead: the object is found stored, then this record comes again.
+                tracing::error!(
+                    key = %key,
+                    event_id = members[0].event_id.as_deref(),
+                    error = %DisplayErrorContext(&error),
+                    "write of an unreadable record without a sequence number failed; \
+                     reporting from the object stored before it"
+                );
+                unstored.records.append(&mut anchor);
+                unstored.records.extend(members);
+            } else {
+                unstored.fail(&key, members, error);
+            }
             // Nothing after the failure is written; all of it is reported.
             for rest in planned.by_ref() {
                 match rest {
@@ -1059,6 +1086,45 @@ mod tests {
         let keys: Vec<String> = sink.objects().into_keys().collect();
         assert_eq!(keys.len(), 1);
         assert_eq!(keys, [batch_key("02", "101")]);
+    }
+
+    // Batch mode: an unreadable record without a sequence number whose write fails is
+    // reported through the stored object before it (whose records come again, finding it
+    // stored), so the invocation does not fail and Lambda does not split the batch; with
+    // no object before it, the invocation fails.
+    #[tokio::test]
+    async fn batch_mode_unidentifiable_failure_reports_from_the_stored_object_before_it() {
+        let noseq = json!({"eventID": "lost", "eventName": "INSERT"});
+        let records = vec![
+            insert(101, "a", CREATED),
+            insert(102, "b", CREATED),
+            noseq.clone(),
+            insert(104, "d", CREATED),
+        ];
+        let sink = Arc::new(MemorySink::new());
+        sink.fail_containing("unreadable/noseq");
+        let first = handle(&sink, &settings(Mode::Batch), &event(&records), NOW).await;
+        assert_eq!(failures(&first.outcome.unwrap()), ["101", "102", "104"]);
+        assert_eq!(sink.objects().len(), 1);
+        sink.heal();
+        let again = handle(&sink, &settings(Mode::Batch), &event(&records), NOW).await;
+        assert!(failures(&again.outcome.unwrap()).is_empty());
+        let objects = sink.objects();
+        assert_eq!(objects.len(), 3);
+        assert!(objects.contains_key("audit/unreadable/noseq-lost.json"));
+        let readable: Vec<Value> = records.iter().filter(|r| r != &&noseq).cloned().collect();
+        let mut expected = all_once(&readable);
+        expected.insert("lost".to_owned(), 1);
+        assert_eq!(stored_event_ids(&sink), expected);
+
+        let sink = Arc::new(MemorySink::new());
+        sink.fail_containing("unreadable/noseq");
+        let alone = handle(&sink, &settings(Mode::Batch), &event(&records[2..]), NOW).await;
+        assert!(matches!(
+            alone.outcome,
+            Err(HandlerError::Unidentifiable { .. })
+        ));
+        assert!(sink.objects().is_empty());
     }
 
     // Batch mode: re-delivering the reported suffix, extended with new records as Lambda
