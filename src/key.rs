@@ -15,12 +15,18 @@
 //! <prefix>unreadable/<sequence number, 40 digits | noseq>-<eventID | sha256-<hex of error document>>.json
 //! ```
 //!
-//! Batch mode, one gzip JSON Lines object per table and hour per invocation:
+//! Batch mode, one gzip JSON Lines object per run of consecutive records of one table and
+//! hour in an invocation, named after its first record only:
 //!
 //! ```text
-//! <prefix>table=<table>/dt=YYYY-MM-DD/hour=HH/<first sequence number>-<last>.jsonl.gz
+//! <prefix>table=<table>/dt=YYYY-MM-DD/hour=HH/<first sequence number, 40 digits>.jsonl.gz
 //! <prefix>table=<table>/dt=unknown/hour=unknown/...   (records without a creation time)
 //! ```
+//!
+//! The last record is not in the name: a re-delivery that starts at the same record but
+//! runs further (Lambda fills the batch again) must meet the same key, find it taken, and
+//! learn from the object's metadata ([`LAST_SEQUENCE_NUMBER`], [`RECORDS`],
+//! [`FIRST_EVENT_ID`]) where the stored records end. [`compare_sequence_numbers`] orders sequence numbers.
 //!
 //! The item key is readable for string and number keys: attributes sorted by name,
 //! `name=value` joined by `,`, e.g. `pk=ORDER%231,sk=N:12`. Strings are written as they
@@ -32,6 +38,8 @@
 //! 1024 bytes, is written as `sha256-<hex>` instead: a hash of a canonical, typed encoding
 //! of the key. That form contains no `=`, which every non-empty readable form does, so the
 //! two forms never collide.
+
+use std::cmp::Ordering;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};
@@ -70,6 +78,20 @@ const MAX_LEAF: usize = HASH_PART + 1 + HASH_PART + ".json".len();
 /// Bytes kept literal; everything else is percent-encoded (`%XX` of each UTF-8 byte).
 /// This is a subset of the characters S3 documents as safe in keys.
 const KEY_SAFE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+
+/// User metadata of a batch object: the sequence number of its last record, as DynamoDB
+/// wrote it (S3 header `x-amz-meta-last-sequence-number`).
+pub const LAST_SEQUENCE_NUMBER: &str = "last-sequence-number";
+
+/// User metadata of a batch object: how many records (lines) it holds, in decimal
+/// (S3 header `x-amz-meta-records`).
+pub const RECORDS: &str = "records";
+
+/// User metadata of a batch object: the eventID of its first record (S3 header
+/// `x-amz-meta-first-event-id`). The key holds only a sequence number; this tells a
+/// re-delivery that the object under it starts with the same record, and not with one
+/// of another stream of the table that happens to share the number.
+pub const FIRST_EVENT_ID: &str = "first-event-id";
 
 /// The date and hour partition used for records without an approximate creation time.
 pub const UNKNOWN_PARTITION: (&str, &str) = ("unknown", "unknown");
@@ -138,24 +160,36 @@ pub fn batch_partition(created: Option<Timestamp>) -> (String, String) {
     }
 }
 
-/// The batch-mode key of one partition's gzip JSON Lines object, named after the sequence
-/// numbers of its first and last record.
-pub fn batch_key(
-    prefix: &str,
-    table: &str,
-    dt: &str,
-    hour: &str,
-    first_seq: &str,
-    last_seq: &str,
-) -> String {
+/// The batch-mode key of a gzip JSON Lines object, named after the sequence number of its
+/// first record (where the records end is in its metadata, see the module docs).
+pub fn batch_key(prefix: &str, table: &str, dt: &str, hour: &str, first_seq: &str) -> String {
     format!(
-        "{}dt={}/hour={}/{}-{}.jsonl.gz",
+        "{}dt={}/hour={}/{}.jsonl.gz",
         table_prefix(prefix, table),
         encode(dt),
         encode(hour),
         sequence_part(first_seq),
-        sequence_part(last_seq),
     )
+}
+
+/// A metadata value for `text`: S3 sends metadata as HTTP headers, so everything but
+/// `A-Z a-z 0-9 - _ .` is percent-encoded, as in keys. Real eventIDs (hex) and sequence
+/// numbers (digits) are unchanged.
+pub fn metadata_value(text: &str) -> String {
+    encode(text)
+}
+
+/// Orders two sequence numbers by their numeric value, or `None` when either is not a
+/// decimal integer. They have up to 40 digits, beyond `u64` (and exact `f64`), so they
+/// are compared as text: without leading zeros, the shorter is smaller, and equal lengths
+/// compare digit by digit.
+pub fn compare_sequence_numbers(a: &str, b: &str) -> Option<Ordering> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(a) || !digits(b) {
+        return None;
+    }
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    Some(a.len().cmp(&b.len()).then_with(|| a.cmp(b)))
 }
 
 fn encode(text: &str) -> String {
@@ -591,16 +625,62 @@ mod tests {
         );
     }
 
-    // Batch objects sit in Hive-style partitions named after their first and last records.
+    // Batch objects sit in Hive-style partitions, named after their first record only.
     #[test]
-    fn batch_key_is_hive_partitioned() {
+    fn batch_key_is_hive_partitioned_and_named_after_the_first_record() {
         assert_eq!(
-            batch_key("audit/", "Orders", "2026-11-27", "02", "100", "205"),
+            batch_key("audit/", "Orders", "2026-11-27", "02", "100"),
             format!(
-                "audit/table=Orders/dt=2026-11-27/hour=02/{:0>40}-{:0>40}.jsonl.gz",
-                "100", "205"
+                "audit/table=Orders/dt=2026-11-27/hour=02/{:0>40}.jsonl.gz",
+                "100"
             )
         );
+    }
+
+    // Metadata values are header-safe whatever the record holds; real eventIDs and
+    // sequence numbers are unchanged.
+    #[test]
+    fn metadata_values_are_header_safe() {
+        assert_eq!(
+            metadata_value("248d6871a0dd322fe5017131766df38f"),
+            "248d6871a0dd322fe5017131766df38f"
+        );
+        assert_eq!(
+            metadata_value("600000006003323214023"),
+            "600000006003323214023"
+        );
+        assert_eq!(metadata_value("é\n x"), "%C3%A9%0A%20x");
+    }
+
+    // Sequence numbers compare by value, also past u64 and with leading zeros; text that
+    // is not a decimal integer does not compare.
+    #[test]
+    fn sequence_numbers_compare_by_value() {
+        use Ordering::{Equal, Greater, Less};
+        let cases = [
+            ("9", "10", Less),
+            ("10", "9", Greater),
+            ("0010", "10", Equal),
+            ("0", "000", Equal),
+            (
+                "9999999999999999999999999999999999999999",
+                "18446744073709551616",
+                Greater,
+            ),
+            (
+                "1000000000000000000000000000000000000001",
+                "1000000000000000000000000000000000000002",
+                Less,
+            ),
+            // Equal as f64, different as numbers.
+            ("9007199254740993", "9007199254740992", Greater),
+        ];
+        for (a, b, expected) in cases {
+            assert_eq!(compare_sequence_numbers(a, b), Some(expected), "{a} vs {b}");
+        }
+        for (a, b) in [("", "1"), ("1", "1e3"), ("-1", "1"), ("x", "x")] {
+            assert_eq!(compare_sequence_numbers(a, b), None, "{a:?} vs {b:?}");
+        }
     }
 
     // The partition comes from the creation time in UTC; without one, from `unknown`.

@@ -2,13 +2,16 @@
 //!
 //! A sink writes one object under one key, at most once: a key that already holds an
 //! object is left alone and reported as [`PutOutcome::AlreadyExists`] (a re-delivered
-//! record). Sinks know nothing of records or documents; that is the handler's business.
+//! record). It also tells the user metadata of a stored object ([`Sink::head`]), which is
+//! how the handler learns what an object written by an earlier delivery holds. Sinks know
+//! nothing of records or documents; that is the handler's business.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::operation::put_object::PutObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ChecksumAlgorithm;
@@ -32,6 +35,10 @@ pub enum PutOutcome {
     AlreadyExists,
 }
 
+/// User metadata of an object: names (lower case, without S3's `x-amz-meta-` prefix) to
+/// values.
+pub type Metadata = BTreeMap<String, String>;
+
 /// One object to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {
@@ -39,6 +46,9 @@ pub struct Object {
     pub body: Vec<u8>,
     pub content_type: &'static str,
     pub content_encoding: Option<&'static str>,
+    /// Stored with the object (S3: `x-amz-meta-<name>` headers) and returned by
+    /// [`Sink::head`]. Names are lower case ASCII, values ASCII.
+    pub metadata: Metadata,
 }
 
 /// A write that did not happen (after the SDK's own retries, for S3).
@@ -62,6 +72,20 @@ pub enum SinkError {
         #[source]
         source: Box<SdkError<PutObjectError>>,
     },
+    /// HeadObject failed (after the SDK's retries).
+    #[error("HeadObject s3://{bucket}/{key} failed")]
+    Head {
+        bucket: String,
+        key: String,
+        #[source]
+        source: Box<SdkError<HeadObjectError>>,
+    },
+    /// An object already under the key does not say which records it holds (no or
+    /// unreadable metadata, or gone again): not a write of this function, or a bug. It is
+    /// never overwritten; its records count as failed, so nothing is claimed stored that
+    /// may not be.
+    #[error("the object already under {key} does not say what it holds: {reason}")]
+    Unrecognised { key: String, reason: String },
     /// The write's task panicked or vanished: it did not demonstrably happen.
     #[error("writing {key} ended without a result")]
     Panicked { key: String },
@@ -74,8 +98,14 @@ impl SinkError {
     /// Whether the same write may succeed later (everything but a programming error is).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Conflict { .. } | Self::Injected { .. } | Self::Panicked { .. } => true,
+            Self::Conflict { .. }
+            | Self::Injected { .. }
+            | Self::Panicked { .. }
+            | Self::Unrecognised { .. } => true,
             Self::S3 { source, .. } => !matches!(source.as_ref(), SdkError::ConstructionFailure(_)),
+            Self::Head { source, .. } => {
+                !matches!(source.as_ref(), SdkError::ConstructionFailure(_))
+            }
         }
     }
 }
@@ -87,11 +117,18 @@ impl SinkError {
 pub trait Sink: Send + Sync + 'static {
     /// Stores `object` unless its key already holds one.
     fn put(&self, object: Object) -> impl Future<Output = Result<PutOutcome, SinkError>> + Send;
+
+    /// The user metadata of the object under `key`, or `None` when there is none.
+    fn head(&self, key: &str) -> impl Future<Output = Result<Option<Metadata>, SinkError>> + Send;
 }
 
 impl<S: Sink> Sink for Arc<S> {
     fn put(&self, object: Object) -> impl Future<Output = Result<PutOutcome, SinkError>> + Send {
         S::put(self, object)
+    }
+
+    fn head(&self, key: &str) -> impl Future<Output = Result<Option<Metadata>, SinkError>> + Send {
+        S::head(self, key)
     }
 }
 
@@ -142,6 +179,9 @@ impl Sink for S3Sink {
             .body(ByteStream::from(object.body))
             .content_type(object.content_type)
             .set_content_encoding(object.content_encoding.map(str::to_owned))
+            .set_metadata(
+                (!object.metadata.is_empty()).then(|| object.metadata.into_iter().collect()),
+            )
             .if_none_match("*")
             .checksum_algorithm(ChecksumAlgorithm::Sha256)
             .checksum_sha256(checksum)
@@ -166,6 +206,47 @@ impl Sink for S3Sink {
             },
         }
     }
+
+    async fn head(&self, key: &str) -> Result<Option<Metadata>, SinkError> {
+        let result = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Some(
+                output
+                    .metadata()
+                    .map(|m| {
+                        // S3 returns names as sent (lower case); lower-casing again keeps
+                        // servers that echo other cases readable.
+                        m.iter()
+                            .map(|(name, value)| (name.to_ascii_lowercase(), value.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            )),
+            Err(error)
+                if matches!(error.as_service_error(), Some(HeadObjectError::NotFound(_))) =>
+            {
+                Ok(None)
+            }
+            Err(error)
+                if error
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 404) =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(SinkError::Head {
+                bucket: self.bucket.clone(),
+                key: key.to_owned(),
+                source: Box::new(error),
+            }),
+        }
+    }
 }
 
 /// The HTTP status and S3 error code of a failed call, when a response came back.
@@ -182,16 +263,29 @@ pub struct StoredObject {
     pub body: Vec<u8>,
     pub content_type: &'static str,
     pub content_encoding: Option<&'static str>,
+    pub metadata: Metadata,
 }
 
 type FailurePredicate = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
+/// What an injected failure does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failing {
+    /// The put fails and stores nothing.
+    Put,
+    /// The put stores the object, then fails: S3 stored it but the answer never arrived.
+    PutAfterStoring,
+    /// The head fails.
+    Head,
+}
+
 /// A real in-memory sink with the same at-most-once rule as S3, and failure injection
-/// for tests: a put whose key matches an injected predicate fails and stores nothing.
+/// for tests: a put whose key matches an injected predicate fails and stores nothing (or,
+/// for an ambiguous write, stores and then fails); a head can be made to fail too.
 #[derive(Default)]
 pub struct MemorySink {
     objects: Mutex<BTreeMap<String, StoredObject>>,
-    failures: Mutex<Vec<FailurePredicate>>,
+    failures: Mutex<Vec<(Failing, FailurePredicate)>>,
     attempts: Mutex<Vec<String>>,
 }
 
@@ -216,7 +310,27 @@ impl MemorySink {
 
     /// Makes every later put whose key satisfies `predicate` fail.
     pub fn fail_when(&self, predicate: impl Fn(&str) -> bool + Send + Sync + 'static) {
-        lock(&self.failures).push(Arc::new(predicate));
+        lock(&self.failures).push((Failing::Put, Arc::new(predicate)));
+    }
+
+    /// Makes every later put whose key satisfies `predicate` store its object and then
+    /// fail (an ambiguous write: the caller cannot tell it was stored).
+    pub fn fail_after_storing_when(
+        &self,
+        predicate: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) {
+        lock(&self.failures).push((Failing::PutAfterStoring, Arc::new(predicate)));
+    }
+
+    /// Makes every later head of a key satisfying `predicate` fail.
+    pub fn fail_head_when(&self, predicate: impl Fn(&str) -> bool + Send + Sync + 'static) {
+        lock(&self.failures).push((Failing::Head, Arc::new(predicate)));
+    }
+
+    fn failing(&self, kind: Failing, key: &str) -> bool {
+        lock(&self.failures)
+            .iter()
+            .any(|(k, fails)| *k == kind && fails(key))
     }
 
     /// Makes every later put of exactly `key` fail.
@@ -250,23 +364,36 @@ impl MemorySink {
 impl Sink for MemorySink {
     async fn put(&self, object: Object) -> Result<PutOutcome, SinkError> {
         lock(&self.attempts).push(object.key.clone());
-        let failing = lock(&self.failures).iter().any(|fails| fails(&object.key));
-        if failing {
+        if self.failing(Failing::Put, &object.key) {
             return Err(SinkError::Injected { key: object.key });
         }
+        let fail_after = self.failing(Failing::PutAfterStoring, &object.key);
         let mut objects = lock(&self.objects);
         if objects.contains_key(&object.key) {
             return Ok(PutOutcome::AlreadyExists);
         }
         objects.insert(
-            object.key,
+            object.key.clone(),
             StoredObject {
                 body: object.body,
                 content_type: object.content_type,
                 content_encoding: object.content_encoding,
+                metadata: object.metadata,
             },
         );
+        if fail_after {
+            return Err(SinkError::Injected { key: object.key });
+        }
         Ok(PutOutcome::Written)
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<Metadata>, SinkError> {
+        if self.failing(Failing::Head, key) {
+            return Err(SinkError::Injected {
+                key: key.to_owned(),
+            });
+        }
+        Ok(lock(&self.objects).get(key).map(|o| o.metadata.clone()))
     }
 }
 
@@ -280,6 +407,7 @@ mod tests {
             body: body.to_vec(),
             content_type: JSON,
             content_encoding: None,
+            metadata: Metadata::from([("records".to_owned(), "1".to_owned())]),
         }
     }
 
@@ -317,5 +445,35 @@ mod tests {
             PutOutcome::Written
         );
         assert_eq!(sink.attempts(), ["a/bad/1", "a/good/1", "a/bad/1"]);
+    }
+
+    // An ambiguous write stores the object although the put fails; a second put then
+    // finds it.
+    #[tokio::test]
+    async fn ambiguous_write_stores_and_fails() {
+        let sink = MemorySink::new();
+        sink.fail_after_storing_when(|k| k == "k");
+        assert!(sink.put(object("k", b"x")).await.is_err());
+        assert_eq!(sink.objects()["k"].body, b"x");
+        sink.heal();
+        assert_eq!(
+            sink.put(object("k", b"y")).await.unwrap(),
+            PutOutcome::AlreadyExists
+        );
+    }
+
+    // Head returns a stored object's metadata, None for a missing key, and fails when
+    // told to.
+    #[tokio::test]
+    async fn head_returns_metadata_or_none() {
+        let sink = MemorySink::new();
+        sink.put(object("k", b"x")).await.unwrap();
+        assert_eq!(
+            sink.head("k").await.unwrap(),
+            Some(Metadata::from([("records".to_owned(), "1".to_owned())]))
+        );
+        assert_eq!(sink.head("missing").await.unwrap(), None);
+        sink.fail_head_when(|k| k == "k");
+        assert!(sink.head("k").await.is_err());
     }
 }

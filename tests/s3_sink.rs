@@ -6,6 +6,7 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::io::Read as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +24,7 @@ use ddb_audit::config::Mode;
 use ddb_audit::document::RenderOptions;
 use ddb_audit::handler::{Invocation, Settings, handle};
 use ddb_audit::key;
-use ddb_audit::sink::{JSON, MemorySink, Object, PutOutcome, S3Sink, Sink, StoredObject};
+use ddb_audit::sink::{JSON, MemorySink, Metadata, Object, PutOutcome, S3Sink, Sink, StoredObject};
 use ddb_audit::value::Item;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -195,6 +196,11 @@ async fn assert_stored(client: &Client, key: &str, expected: &StoredObject) {
     assert!(head.version_id().is_some_and(|v| v != "null"), "{key}");
     assert_eq!(head.content_type(), Some(expected.content_type), "{key}");
     assert_eq!(head.content_encoding(), expected.content_encoding, "{key}");
+    let metadata: Metadata = head
+        .metadata()
+        .map(|m| m.clone().into_iter().collect())
+        .unwrap_or_default();
+    assert_eq!(metadata, expected.metadata, "{key}");
     let body = client
         .get_object()
         .bucket(BUCKET)
@@ -290,6 +296,7 @@ async fn existing_key_is_already_exists_and_untouched() {
         body: body.to_vec(),
         content_type: JSON,
         content_encoding: None,
+        metadata: Metadata::from([("records".to_owned(), body.len().to_string())]),
     };
     assert_eq!(
         sink.put(object(b"{\"first\":1}")).await.unwrap(),
@@ -303,9 +310,16 @@ async fn existing_key_is_already_exists_and_untouched() {
         body: b"{\"first\":1}".to_vec(),
         content_type: JSON,
         content_encoding: None,
+        metadata: Metadata::from([("records".to_owned(), "11".to_owned())]),
     };
     assert_stored(&s3, "once/doc.json", &expected).await;
     assert_eq!(versions(&s3, "once/").await["once/doc.json"], 1);
+    // Head tells the first object's metadata, and nothing for a key without an object.
+    assert_eq!(
+        sink.head("once/doc.json").await.unwrap(),
+        Some(expected.metadata.clone())
+    );
+    assert_eq!(sink.head("once/missing.json").await.unwrap(), None);
 }
 
 /// One INSERT record of table Orders with the given keys.
@@ -464,4 +478,129 @@ async fn outage_reports_failures_and_redelivery_loses_nothing() {
             assert_stored(&direct, key, object).await;
         }
     }
+}
+
+/// How many times each eventID is stored under `prefix`, over every object (gzip JSON
+/// Lines and single documents alike), read back from S3.
+async fn stored_event_ids(client: &Client, prefix: &str) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for key in keys_under(client, prefix).await {
+        let body = client
+            .get_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("get {key}: {e:?}"))
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes();
+        let mut text = String::new();
+        if key.ends_with(".gz") {
+            flate2::read::GzDecoder::new(body.as_ref())
+                .read_to_string(&mut text)
+                .unwrap();
+        } else {
+            text = String::from_utf8(body.to_vec()).unwrap();
+        }
+        for line in text.lines() {
+            let doc: Value = serde_json::from_str(line).unwrap();
+            *counts
+                .entry(doc["event_id"].as_str().unwrap().to_owned())
+                .or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+// Batch mode against S3: an outage in the middle of a batch, then a write S3 stored whose
+// answer counted as lost, then longer re-deliveries: every document is in the bucket
+// exactly once, in objects written once each, with the metadata that says where they end.
+#[tokio::test]
+async fn batch_mode_retries_store_each_document_exactly_once() {
+    let moto = MotoServer::start();
+    let direct = client(&moto.endpoint());
+    locked_bucket(&direct).await;
+    let proxy = OutageProxy::start(moto.port());
+    let sink = Arc::new(S3Sink::new(client(&proxy.endpoint()), BUCKET));
+    let prefix = "exactly-once/";
+    let settings = settings(prefix, Mode::Batch);
+    // Twelve records: 1-3 in one hour, 4-12 in the next.
+    let stream: Vec<Value> = (1..=12)
+        .map(|i| {
+            let mut record = record_with_keys(
+                &format!("7000000000000000000000000000000000000{i:03}"),
+                &format!("e{i}"),
+                json!({"pk": {"S": format!("o{i}")}}),
+            );
+            if i > 3 {
+                record["dynamodb"]["ApproximateCreationDateTime"] = json!(1_795_771_900 + 3600);
+            }
+            record
+        })
+        .collect();
+    let event = |records: &[Value]| serde_json::to_vec(&json!({ "Records": records })).unwrap();
+    let memory = Arc::new(MemorySink::new());
+
+    // 1. The first hour is stored, then S3 goes away: every record is reported and the
+    //    second hour is not written.
+    let first_hour = handle(&sink, &settings, &event(&stream[..3]), NOW).await;
+    assert!(failures(&first_hour).is_empty());
+    proxy.take_down();
+    let during = handle(&sink, &settings, &event(&stream[..6]), NOW).await;
+    assert_eq!(failures(&during).len(), 6);
+    proxy.bring_back();
+
+    // 2. Records 4-6 are stored but (as far as the function knows) the answer was lost:
+    //    the same write, with the records reported.
+    let stored = handle(&sink, &settings, &event(&stream[3..6]), NOW).await;
+    assert!(failures(&stored).is_empty());
+
+    // 3. Lambda re-delivers from record 4 and fills the batch: only 7-12 are new.
+    let redelivery = handle(&sink, &settings, &event(&stream[3..]), NOW).await;
+    assert!(failures(&redelivery).is_empty());
+    assert_eq!(
+        (
+            redelivery.metrics.objects_written,
+            redelivery.metrics.duplicates_avoided
+        ),
+        (1, 1)
+    );
+    // And once more from the start, as a whole-batch retry: nothing new.
+    let again = handle(&sink, &settings, &event(&stream), NOW).await;
+    assert!(failures(&again).is_empty());
+    assert_eq!(again.metrics.objects_written, 0);
+
+    let expected: BTreeMap<String, usize> = stream
+        .iter()
+        .map(|r| (r["eventID"].as_str().unwrap().to_owned(), 1))
+        .collect();
+    assert_eq!(stored_event_ids(&direct, prefix).await, expected);
+    let versions = versions(&direct, prefix).await;
+    assert_eq!(versions.len(), 3, "{versions:?}");
+    assert!(versions.values().all(|&n| n == 1), "{versions:?}");
+    // The in-memory sink given the same deliveries holds the same objects, byte for byte
+    // and with the same metadata.
+    for records in [&stream[..3], &stream[3..6], &stream[3..], &stream[..]] {
+        handle(&memory, &settings, &event(records), NOW).await;
+    }
+    let objects = memory.objects();
+    assert_eq!(
+        objects.keys().collect::<Vec<_>>(),
+        versions.keys().collect::<Vec<_>>()
+    );
+    for (key, object) in &objects {
+        assert_stored(&direct, key, object).await;
+    }
+    let last = &objects.values().last().unwrap().metadata;
+    assert_eq!(
+        (
+            last["first-event-id"].as_str(),
+            last["last-sequence-number"].as_str(),
+            last["records"].as_str()
+        ),
+        ("e7", "7000000000000000000000000000000000000012", "6")
+    );
 }
