@@ -47,6 +47,8 @@ pub struct Fetched {
     pub version_id: Option<String>,
     /// Object Lock retention, from the GET's headers (S3 sends them as it does on HEAD).
     pub retention: Retention,
+    /// User metadata (names lower case, without `x-amz-meta-`).
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 /// The Object Lock retention on an object, from its headers.
@@ -291,6 +293,14 @@ impl Bucket {
                 .object_lock_retain_until_date()
                 .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
         };
+        let metadata = out
+            .metadata()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
         let body = out.body.collect().await.map_err(|e| BucketError::Request {
             action: action(),
             message: e.to_string(),
@@ -302,6 +312,7 @@ impl Bucket {
             content_encoding,
             version_id,
             retention,
+            metadata,
         })
     }
 

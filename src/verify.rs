@@ -13,7 +13,6 @@ use std::sync::Arc;
 use base64::Engine as _;
 use serde::Deserialize as _;
 use serde_json::Value;
-use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::bucket::{Bucket, BucketError, Fetched, Retention};
@@ -26,18 +25,41 @@ use crate::value::Item;
 /// The contract, embedded so the binary checks against the schema it was built with.
 pub const SCHEMA: &str = include_str!("../schema/audit-document.schema.json");
 
+/// Said of an object whose content gives no key to compare with.
+const NO_KEY: &str = "(no key can be computed from its content)";
+
 /// What is wrong with one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finding {
-    Overwritten { versions: usize },
+    Overwritten {
+        versions: usize,
+    },
     Deleted,
     NoStoredChecksum,
-    ChecksumMismatch { stored: String, computed: String },
-    NotDecodable { reason: String },
-    SchemaInvalid { line: usize, reason: String },
-    WrongKey { expected: String },
+    ChecksumMismatch {
+        stored: String,
+        computed: String,
+    },
+    NotDecodable {
+        reason: String,
+    },
+    SchemaInvalid {
+        line: usize,
+        reason: String,
+    },
+    WrongKey {
+        expected: String,
+    },
+    /// A batch object's metadata disagrees with its content.
+    WrongMetadata {
+        name: String,
+        stored: Option<String>,
+        expected: Option<String>,
+    },
     NoRetention,
-    Unreadable { message: String },
+    Unreadable {
+        message: String,
+    },
 }
 
 impl std::fmt::Display for Finding {
@@ -63,6 +85,16 @@ impl std::fmt::Display for Finding {
             }
             Finding::WrongKey { expected } => write!(f, "its content belongs at {expected}"),
             Finding::NoRetention => write!(f, "no Object Lock retention"),
+            Finding::WrongMetadata {
+                name,
+                stored,
+                expected,
+            } => write!(
+                f,
+                "metadata {name} is {} but its content says {}",
+                stored.as_deref().unwrap_or("missing"),
+                expected.as_deref().unwrap_or("nothing")
+            ),
             Finding::Unreadable { message } => {
                 write!(
                     f,
@@ -179,50 +211,59 @@ fn record_key_of(prefix: &str, doc: &Value) -> Option<String> {
     Some(key::record_key(prefix, &record))
 }
 
-/// The key the function gives an error document: from the raw record's exact bytes.
-fn unreadable_key_of(prefix: &str, text: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Raw<'a> {
-        event_id: Option<String>,
-        #[serde(borrow)]
-        raw: &'a RawValue,
+/// Whether `key` is the key the function gives this error document (`text`, the whole
+/// object). A missing eventID is stood in for by the hash of the document itself.
+fn unreadable_key_matches(prefix: &str, key: &str, text: &str, doc: &Value) -> bool {
+    let event_id = doc.get("event_id").and_then(Value::as_str);
+    let sequence = match doc.get("raw") {
+        Some(Value::Object(_)) => Some(
+            doc.pointer("/raw/dynamodb/SequenceNumber")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        ),
+        // A record kept as a string is not strict JSON: the function read its sequence
+        // number leniently, which is not repeated here; only the rest of the key is checked.
+        _ => None,
+    };
+    match sequence {
+        Some(seq) => key == key::unreadable_key(prefix, event_id, seq.as_deref(), text.as_bytes()),
+        None => {
+            let any = key::unreadable_key(prefix, event_id, Some("0"), text.as_bytes());
+            let (dir, leaf) = any.rsplit_once('/').unwrap_or_default();
+            let suffix = leaf.split_once('-').map(|(_, id)| id).unwrap_or_default();
+            key.strip_prefix(dir)
+                .is_some_and(|rest| rest.starts_with('/') && rest.ends_with(&format!("-{suffix}")))
+        }
     }
-    let parsed: Raw = serde_json::from_str(text).ok()?;
-    let raw_value: Value = serde_json::from_str(parsed.raw.get()).ok()?;
-    let seq = raw_value
-        .pointer("/dynamodb/SequenceNumber")
-        .and_then(Value::as_str);
-    Some(key::unreadable_key(
-        prefix,
-        parsed.event_id.as_deref(),
-        seq,
-        parsed.raw.get().as_bytes(),
-    ))
 }
 
-/// The key the function gives a batch object holding these documents (in order).
-fn batch_key_of(prefix: &str, docs: &[Value]) -> Option<String> {
-    let first = docs.first()?;
-    let last = docs.last()?;
+/// The key the function gives a batch object whose first document is `first`.
+fn batch_key_of(prefix: &str, first: &Value) -> Option<String> {
     let table = first.get("table")?.as_str()?;
     let created = first
         .pointer("/source/approximate_creation_time")
         .and_then(Value::as_str)
         .and_then(Timestamp::parse_rfc3339);
     let (dt, hour) = key::batch_partition(created);
-    let seq = |d: &Value| {
-        d.pointer("/source/sequence_number")
+    let seq = first.pointer("/source/sequence_number")?.as_str()?;
+    Some(key::batch_key(prefix, table, &dt, &hour, seq))
+}
+
+/// The metadata the function stores on a batch object holding `docs`, as (name, value).
+fn batch_metadata_of(docs: &[Value]) -> Vec<(&'static str, Option<String>)> {
+    let text = |d: Option<&Value>, pointer: &str| {
+        d.and_then(|d| d.pointer(pointer))
             .and_then(Value::as_str)
-            .map(str::to_owned)
+            .map(key::metadata_value)
     };
-    Some(key::batch_key(
-        prefix,
-        table,
-        &dt,
-        &hour,
-        &seq(first)?,
-        &seq(last)?,
-    ))
+    vec![
+        (key::RECORDS, Some(docs.len().to_string())),
+        (
+            key::LAST_SEQUENCE_NUMBER,
+            text(docs.last(), "/source/sequence_number"),
+        ),
+        (key::FIRST_EVENT_ID, text(docs.first(), "/event_id")),
+    ]
 }
 
 /// Every check of one object, given its history, content and retention.
@@ -284,29 +325,52 @@ pub fn check_object(
     {
         return (docs.len(), findings);
     }
-    let expected = if key.ends_with(".jsonl.gz") {
-        batch_key_of(prefix, &docs)
-    } else {
-        match docs.as_slice() {
-            [doc] if doc.get("error").is_some() => {
-                let message = doc
-                    .pointer("/error/message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?");
-                findings.push(Finding::Unreadable {
-                    message: message.to_owned(),
+    if key.ends_with(".jsonl.gz") {
+        for (name, expected) in batch_metadata_of(&docs) {
+            let stored = fetched.metadata.get(name).cloned();
+            if stored != expected {
+                findings.push(Finding::WrongMetadata {
+                    name: name.to_owned(),
+                    stored,
+                    expected,
                 });
-                unreadable_key_of(prefix, &lines[0])
             }
-            [doc] => record_key_of(prefix, doc),
-            _ => None,
         }
-    };
-    match expected {
-        Some(expected) if expected == key => {}
-        Some(expected) => findings.push(Finding::WrongKey { expected }),
-        None => findings.push(Finding::WrongKey {
-            expected: "(no key can be computed from its content)".into(),
+        match docs.first().and_then(|first| batch_key_of(prefix, first)) {
+            Some(expected) if expected == key => {}
+            Some(expected) => findings.push(Finding::WrongKey { expected }),
+            None => findings.push(Finding::WrongKey {
+                expected: NO_KEY.into(),
+            }),
+        }
+        return (docs.len(), findings);
+    }
+    match docs.as_slice() {
+        [doc] if doc.get("error").is_some() => {
+            let message = doc
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            findings.push(Finding::Unreadable {
+                message: message.to_owned(),
+            });
+            if !unreadable_key_matches(prefix, key, &lines[0], doc) {
+                findings.push(Finding::WrongKey {
+                    expected: format!(
+                        "{prefix}unreadable/<its sequence number>-<its eventID>.json"
+                    ),
+                });
+            }
+        }
+        [doc] => match record_key_of(prefix, doc) {
+            Some(expected) if expected == key => {}
+            Some(expected) => findings.push(Finding::WrongKey { expected }),
+            None => findings.push(Finding::WrongKey {
+                expected: NO_KEY.into(),
+            }),
+        },
+        _ => findings.push(Finding::WrongKey {
+            expected: NO_KEY.into(),
         }),
     }
     (docs.len(), findings)
@@ -458,6 +522,7 @@ mod tests {
             content_encoding: None,
             version_id: None,
             retention: locked(),
+            metadata: Default::default(),
         }
     }
 
@@ -571,7 +636,8 @@ mod tests {
         );
     }
 
-    // Batch objects are gzip JSON Lines whose key comes from the partition and sequence range.
+    // Batch objects are gzip JSON Lines named after the partition and first record, with
+    // metadata (records, last sequence number, first eventID) that must match the lines.
     #[test]
     fn batch_object_is_checked_line_by_line() {
         use std::io::Write as _;
@@ -580,14 +646,64 @@ mod tests {
         second["event_id"] = json!("e2");
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         writeln!(gz, "{}\n{}", doc(), second).unwrap();
-        let body = gz.finish().unwrap();
+        let mut object = stored(gz.finish().unwrap());
+        object.metadata = [
+            ("records", "2"),
+            ("last-sequence-number", "43"),
+            ("first-event-id", "e1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
         let key = format!(
-            "audit/table=Orders/dt=2026-11-27/hour=02/{:0>40}-{:0>40}.jsonl.gz",
-            "42", "43"
+            "audit/table=Orders/dt=2026-11-27/hour=02/{:0>40}.jsonl.gz",
+            "42"
         );
         let v = Validators::new();
-        let (docs, findings) = check_object(&v, "audit/", &once(&key), &stored(body), &locked());
+        let (docs, findings) = check_object(&v, "audit/", &once(&key), &object, &locked());
         assert_eq!((docs, findings), (2, vec![]));
+        // A line removed behind the metadata's back shows.
+        object.metadata.insert("records".into(), "3".into());
+        let (_, findings) = check_object(&v, "audit/", &once(&key), &object, &locked());
+        assert!(
+            matches!(&findings[..], [Finding::WrongMetadata { name, .. }] if name == "records"),
+            "{findings:?}"
+        );
+    }
+
+    // Without an eventID the function names an error document after its own hash.
+    #[test]
+    fn error_document_without_event_id_is_keyed_by_its_hash() {
+        let text = r#"{"schema":"ddb-audit/1","event_id":null,"error":{"message":"no eventID"},"raw":{"dynamodb":{"SequenceNumber":"8"}}}"#;
+        let key = key::unreadable_key("audit/", None, Some("8"), text.as_bytes());
+        let v = Validators::new();
+        let (_, findings) = check_object(
+            &v,
+            "audit/",
+            &once(&key),
+            &stored(text.as_bytes().to_vec()),
+            &locked(),
+        );
+        assert_eq!(
+            findings,
+            vec![Finding::Unreadable {
+                message: "no eventID".into()
+            }]
+        );
+        let elsewhere = key::unreadable_key("audit/", None, Some("9"), text.as_bytes());
+        let (_, findings) = check_object(
+            &v,
+            "audit/",
+            &once(&elsewhere),
+            &stored(text.as_bytes().to_vec()),
+            &locked(),
+        );
+        assert!(
+            findings
+                .iter()
+                .any(|f| matches!(f, Finding::WrongKey { .. })),
+            "{findings:?}"
+        );
     }
 
     // An error document is valid and kept under its own key; it is noted, not a failure.
