@@ -32,3 +32,22 @@ fn out_of_range_number_in_unreadable_record_still_reads_back() {
         }
     }
 }
+
+// Found by `transform`: a lone-surrogate `\u` escape (legal JSON grammar, but no Unicode
+// character) in an unreadable record is copied verbatim into the error document's `raw`, and
+// serde_json rejects the whole line ("lone leading surrogate" / "unexpected end of hex escape").
+#[test]
+fn lone_surrogate_in_unreadable_record_still_reads_back() {
+    for event in [
+        &br#"{"Records":["\ud800"]}"#[..],
+        br#"{"Records":["\udc00"]}"#,
+        br#"{"Records":[{"eventID":"\ud800"}]}"#,
+        br#"{"Records":[{"\ud800":1}]}"#,
+    ] {
+        let lines = lines(event);
+        assert_eq!(lines.len(), 1);
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(&lines[0]) {
+            panic!("{}: {e}: {}", String::from_utf8_lossy(event), lines[0]);
+        }
+    }
+}
