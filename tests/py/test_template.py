@@ -459,6 +459,18 @@ def test_function_role_grants_exactly_the_narrow_permissions(resources):
     }
 
 
+# Guards that batch mode, and only batch mode, may read stored objects' metadata under the
+# audit prefix (HeadObject on a 412), which exactly-once re-delivery needs.
+def test_batch_mode_alone_reads_stored_object_metadata(template, resources):
+    assert template["Conditions"]["BatchMode"] == {"Fn::Equals": [ref("AuditMode"), "batch"]}
+    policy = resources["AuditFunctionBatchReadPolicy"]
+    assert policy["Condition"] == "BatchMode"
+    assert policy["Properties"]["RoleName"] == ref("AuditFunctionRole")
+    (statement,) = policy_statements(policy["Properties"]["PolicyDocument"])
+    assert (statement["Effect"], statement["Action"]) == ("Allow", "s3:GetObject")
+    assert statement["Resource"] == {"Fn::Sub": "${AuditBucket.Arn}/audit/*"}
+
+
 # Guards against SAM widening the role: a function with `Policies` (or no `Role`) gets SAM's
 # managed policies, whose stream and log statements use "*" resources.
 def test_function_uses_the_explicit_role_and_no_sam_policies(resources):
