@@ -455,17 +455,50 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads an object, calling `member` with each key; `member` must read the value.
-    /// Returns whether the value was an object at all (if not, it was skipped and `Invalid`
-    /// is returned).
+    /// A value that is not an object is skipped (its syntax checked) and is `Invalid`.
     pub(crate) fn object(
         &mut self,
         expected: &str,
-        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<()>,
+        member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<()>,
     ) -> Result<()> {
         match self.peek_kind()? {
-            Kind::Object => {}
-            other => return self.wrong_type(other, expected),
+            Kind::Object => self.members(Self::string_body, member),
+            other => self.wrong_type(other, expected),
         }
+    }
+
+    /// Reads an array, calling `element` with each index; `element` must read the value.
+    /// A value that is not an array is skipped (its syntax checked) and is `Invalid`.
+    pub(crate) fn array(
+        &mut self,
+        expected: &str,
+        element: impl FnMut(&mut Self, usize) -> Result<()>,
+    ) -> Result<()> {
+        match self.peek_kind()? {
+            Kind::Array => self.elements(element),
+            other => self.wrong_type(other, expected),
+        }
+    }
+
+    /// Skips one value, checking its syntax (the validation pass over a whole event).
+    /// Keys are skipped rather than decoded: nothing is allocated.
+    pub(crate) fn skip_value(&mut self) -> Result<()> {
+        match self.peek_kind()? {
+            Kind::Object => self.members(Self::skip_string, |r, ()| r.skip_value()),
+            Kind::Array => self.elements(|r, _| r.skip_value()),
+            Kind::String => self.skip_string(),
+            Kind::Number => self.number_text().map(drop),
+            Kind::Bool => self.boolean().map(drop),
+            Kind::Null => self.literal("null"),
+        }
+    }
+
+    /// Walks the object at the cursor: `key` reads each key, `member` its value.
+    fn members<K>(
+        &mut self,
+        mut key: impl FnMut(&mut Self) -> Result<K>,
+        mut member: impl FnMut(&mut Self, K) -> Result<()>,
+    ) -> Result<()> {
         self.pos += 1;
         self.enter()?;
         if !self.eat(b'}') {
@@ -473,11 +506,11 @@ impl<'a> Reader<'a> {
                 if self.peek_kind()? != Kind::String {
                     return self.syntax("expected a string key");
                 }
-                let key = self.string_body()?;
+                let k = key(self)?;
                 if !self.eat(b':') {
                     return self.syntax("expected ':'");
                 }
-                member(self, key)?;
+                member(self, k)?;
                 if self.eat(b',') {
                     continue;
                 }
@@ -491,16 +524,8 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// Reads an array, calling `element` with each index; `element` must read the value.
-    pub(crate) fn array(
-        &mut self,
-        expected: &str,
-        mut element: impl FnMut(&mut Self, usize) -> Result<()>,
-    ) -> Result<()> {
-        match self.peek_kind()? {
-            Kind::Array => {}
-            other => return self.wrong_type(other, expected),
-        }
+    /// Walks the array at the cursor, calling `element` with each index.
+    fn elements(&mut self, mut element: impl FnMut(&mut Self, usize) -> Result<()>) -> Result<()> {
         self.pos += 1;
         self.enter()?;
         if !self.eat(b']') {
@@ -519,59 +544,6 @@ impl<'a> Reader<'a> {
         }
         self.depth -= 1;
         Ok(())
-    }
-
-    /// Skips one value, checking its syntax (the validation pass over a whole event).
-    pub(crate) fn skip_value(&mut self) -> Result<()> {
-        match self.peek_kind()? {
-            Kind::Object => {
-                self.pos += 1;
-                self.enter()?;
-                if !self.eat(b'}') {
-                    loop {
-                        if self.peek_kind()? != Kind::String {
-                            return self.syntax("expected a string key");
-                        }
-                        self.skip_string()?;
-                        if !self.eat(b':') {
-                            return self.syntax("expected ':'");
-                        }
-                        self.skip_value()?;
-                        if self.eat(b',') {
-                            continue;
-                        }
-                        if self.eat(b'}') {
-                            break;
-                        }
-                        return self.syntax("expected ',' or '}'");
-                    }
-                }
-                self.depth -= 1;
-                Ok(())
-            }
-            Kind::Array => {
-                self.pos += 1;
-                self.enter()?;
-                if !self.eat(b']') {
-                    loop {
-                        self.skip_value()?;
-                        if self.eat(b',') {
-                            continue;
-                        }
-                        if self.eat(b']') {
-                            break;
-                        }
-                        return self.syntax("expected ',' or ']'");
-                    }
-                }
-                self.depth -= 1;
-                Ok(())
-            }
-            Kind::String => self.skip_string(),
-            Kind::Number => self.number_text().map(drop),
-            Kind::Bool => self.boolean().map(drop),
-            Kind::Null => self.literal("null"),
-        }
     }
 
     /// Skips one value and returns its text, as written.
