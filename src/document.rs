@@ -79,7 +79,9 @@ pub(crate) fn render_parsed<'a>(
 ) -> Rendered<'a> {
     match parsed {
         Ok(record) => {
-            let (json, changes) = render_document(&record, raw, options);
+            // Documents hold the images and the diff: about twice the record.
+            let mut json = Vec::with_capacity(raw.len() * 2 + 512);
+            let changes = write_record(&mut json, &record, raw, options);
             Rendered::Document {
                 record,
                 json,
@@ -100,28 +102,33 @@ pub(crate) fn render_parsed<'a>(
     }
 }
 
-/// The document's bytes and its number of changes.
-fn render_document(
+/// Appends the document of `record`, read from `raw`, to `out`; returns its number of changes.
+pub(crate) fn write_record(
+    out: &mut Vec<u8>,
     record: &StreamRecord<'_>,
     raw: &str,
     options: &RenderOptions,
-) -> (Vec<u8>, usize) {
-    // Documents hold the images and the diff: about twice the record.
-    let mut out = Vec::with_capacity(raw.len() * 2 + 512);
+) -> usize {
     let empty = Item::default();
     let changes = record.changes(&empty);
     write_document(
-        &mut JsonWriter::new(&mut out, raw),
+        &mut JsonWriter::new(out, raw),
         record,
         changes.as_deref(),
         options,
     );
-    (out, changes.map_or(0, |c| c.len()))
+    changes.map_or(0, |c| c.len())
+}
+
+/// Appends the error document of the unreadable record `raw` to `out`.
+pub(crate) fn write_error(out: &mut Vec<u8>, raw: &str, error: &RecordError) {
+    let (event_id, _) = identifiers(raw);
+    write_unreadable(out, event_id.as_deref(), &error.message, raw);
 }
 
 /// Writes the document, fields in the contract's order (see [`crate::json`] for why by hand).
 fn write_document(
-    w: &mut JsonWriter<'_>,
+    w: &mut JsonWriter<'_, '_>,
     r: &StreamRecord<'_>,
     changes: Option<&[Change<'_>]>,
     options: &RenderOptions,

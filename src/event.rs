@@ -4,9 +4,9 @@
 //! malformed event produces no documents at all rather than the first half of them.
 //! This module performs no IO.
 
-use crate::document::{RenderOptions, Rendered, render_parsed, render_record};
+use crate::document::{RenderOptions, Rendered, render_parsed};
 use crate::reader::{ReadError, Reader};
-use crate::record::StreamRecord;
+use crate::record::{RecordError, StreamRecord};
 
 /// The input as a whole is not an event: the only input rejected whole.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +26,11 @@ pub fn parse_event(bytes: &[u8]) -> Result<Vec<&str>, EventError> {
     Ok(records)
 }
 
+/// Checks that the whole input is an event, without reading records beyond their syntax.
+pub(crate) fn validate_event(bytes: &[u8]) -> Result<(), EventError> {
+    walk_event(bytes, |r| r.skip_value())
+}
+
 /// Reads and renders a whole event in one pass, handing each record's rendering to `each`, in
 /// order. If the event turns out not to be an event (it can, up to its last byte), the error
 /// is returned and whatever `each` received must be discarded: the caller holds the documents
@@ -38,19 +43,30 @@ pub fn read_event<'a>(
     options: &RenderOptions,
     mut each: impl FnMut(Rendered<'a>),
 ) -> Result<usize, EventError> {
+    each_record(bytes, |raw, parsed| {
+        each(render_parsed(raw, parsed, options))
+    })
+}
+
+/// Reads an event in one pass, handing `each` every record's text and what it reads as, in
+/// order. The same caveat as [`read_event`]: on `Err`, discard what `each` was given.
+pub(crate) fn each_record<'a>(
+    bytes: &'a [u8],
+    mut each: impl FnMut(&'a str, Result<StreamRecord<'a>, RecordError>),
+) -> Result<usize, EventError> {
     let mut count = 0;
     walk_event(bytes, |r| {
         let (start, depth) = (r.value_start(), r.depth());
-        let rendered = match StreamRecord::read(r) {
-            Ok(parsed) => render_parsed(r.slice(start, r.offset()), parsed, options),
-            Err(ReadError::Invalid { .. }) => {
+        match StreamRecord::read(r) {
+            Ok(parsed) => each(r.slice(start, r.offset()), parsed),
+            Err(ReadError::Invalid(_)) => {
                 // The record is unreadable; go back and take it whole, checking it is JSON.
                 r.rewind(start, depth);
-                render_record(r.raw_value()?, options)
+                let raw = r.raw_value()?;
+                each(raw, StreamRecord::parse(raw));
             }
             Err(syntax) => return Err(syntax),
-        };
-        each(rendered);
+        }
         count += 1;
         Ok(())
     })?;
@@ -98,6 +114,7 @@ fn walk_event<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::document::render_record;
 
     // Records come back raw and in order, other top-level fields ignored.
     #[test]

@@ -16,20 +16,22 @@ use crate::value::{AttributeValue, Binary, Item};
 
 /// Appends JSON to a buffer.
 #[derive(Debug)]
-pub(crate) struct JsonWriter<'o> {
+pub(crate) struct JsonWriter<'o, 's> {
     pub(crate) out: &'o mut Vec<u8>,
-    /// Addresses of the event text the values were read from. A `&str` inside it was borrowed
-    /// by [`crate::reader::Reader`], which borrows only string bodies that contain no escape:
-    /// such text needs none on the way out either.
+    /// The event text the values were read from. A `&str` inside it was borrowed by
+    /// [`crate::reader::Reader`], which borrows only string bodies that contain no escape:
+    /// such text needs none on the way out either, and its quotes are right beside it.
+    source: &'s [u8],
     verbatim: Range<usize>,
 }
 
-impl<'o> JsonWriter<'o> {
+impl<'o, 's> JsonWriter<'o, 's> {
     /// A writer for values read from `source` (pass `""` when they were not).
-    pub(crate) fn new(out: &'o mut Vec<u8>, source: &str) -> Self {
+    pub(crate) fn new(out: &'o mut Vec<u8>, source: &'s str) -> Self {
         let start = source.as_ptr() as usize;
         Self {
             out,
+            source: source.as_bytes(),
             verbatim: start..start + source.len(),
         }
     }
@@ -45,6 +47,19 @@ impl<'o> JsonWriter<'o> {
         let borrowed_from_source =
             at >= self.verbatim.start && at + bytes.len() <= self.verbatim.end;
         debug_assert!(!borrowed_from_source || !needs_escape(bytes), "{s:?}");
+        if borrowed_from_source {
+            // The body and the quotes around it, in one copy.
+            let start = at - self.verbatim.start;
+            let quoted = self
+                .source
+                .get(start.wrapping_sub(1)..start + bytes.len() + 1);
+            if let Some(quoted) =
+                quoted.filter(|q| q.first() == Some(&b'"') && q.last() == Some(&b'"'))
+            {
+                self.out.extend_from_slice(quoted);
+                return;
+            }
+        }
         self.out.reserve(bytes.len() + 2);
         self.out.push(b'"');
         if borrowed_from_source || !needs_escape(bytes) {
@@ -74,7 +89,7 @@ impl<'o> JsonWriter<'o> {
         self.out.extend_from_slice(b"\":");
     }
 
-    fn str_list<'s>(&mut self, items: impl Iterator<Item = &'s str>) {
+    fn str_list<'i>(&mut self, items: impl Iterator<Item = &'i str>) {
         self.out.push(b'[');
         for (i, s) in items.enumerate() {
             if i > 0 {
@@ -87,9 +102,18 @@ impl<'o> JsonWriter<'o> {
 
     /// Appends a typed value, e.g. `{"N":"1.5"}`.
     pub(crate) fn value(&mut self, value: &AttributeValue<'_>) {
-        self.out.extend_from_slice(b"{\"");
-        self.out.extend_from_slice(value.type_tag().as_bytes());
-        self.out.extend_from_slice(b"\":");
+        self.out.extend_from_slice(match value {
+            AttributeValue::S(_) => b"{\"S\":",
+            AttributeValue::N(_) => b"{\"N\":",
+            AttributeValue::B(_) => b"{\"B\":",
+            AttributeValue::Bool(_) => b"{\"BOOL\":",
+            AttributeValue::Null => b"{\"NULL\":",
+            AttributeValue::Ss(_) => b"{\"SS\":",
+            AttributeValue::Ns(_) => b"{\"NS\":",
+            AttributeValue::Bs(_) => b"{\"BS\":",
+            AttributeValue::L(_) => b"{\"L\":",
+            AttributeValue::M(_) => b"{\"M\":",
+        });
         match value {
             AttributeValue::S(s) | AttributeValue::N(s) => self.str(s),
             AttributeValue::B(b) => self.str(&b.base64),

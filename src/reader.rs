@@ -23,9 +23,17 @@ pub(crate) enum ReadError {
         offset: usize,
         message: &'static str,
     },
-    /// The JSON is fine but does not mean what it must. `path` holds segments innermost
-    /// first (they are collected on the way out, so only failures pay for them).
-    Invalid { path: Vec<Segment>, message: String },
+    /// The JSON is fine but does not mean what it must. Boxed: every `Result` the reader
+    /// returns is as large as its error, and the hot path only ever returns `Ok`.
+    Invalid(Box<Invalid>),
+}
+
+/// What an invalid value was, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Invalid {
+    /// Segments innermost first: they are collected on the way out, so only failures pay.
+    path: Vec<Segment>,
+    message: String,
 }
 
 /// One step of an error path.
@@ -37,16 +45,16 @@ pub(crate) enum Segment {
 
 impl ReadError {
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
-        Self::Invalid {
+        Self::Invalid(Box::new(Invalid {
             path: Vec::new(),
             message: message.into(),
-        }
+        }))
     }
 
     /// Adds the segment the failure happened under.
     pub(crate) fn within(mut self, segment: impl FnOnce() -> Segment) -> Self {
-        if let Self::Invalid { path, .. } = &mut self {
-            path.push(segment());
+        if let Self::Invalid(invalid) = &mut self {
+            invalid.path.push(segment());
         }
         self
     }
@@ -60,7 +68,8 @@ impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Syntax { offset, message } => write!(f, "{message} at byte {offset}"),
-            Self::Invalid { path, message } => {
+            Self::Invalid(invalid) => {
+                let Invalid { path, message } = invalid.as_ref();
                 let mut first = true;
                 for segment in path.iter().rev() {
                     match segment {
@@ -632,7 +641,7 @@ mod tests {
     fn lone_surrogate_is_invalid_not_syntax() {
         assert!(skip_all("\"\\ud800x\"").is_ok());
         let mut r = Reader::new("\"\\ud800x\"");
-        assert!(matches!(r.string(), Err(ReadError::Invalid { .. })));
+        assert!(matches!(r.string(), Err(ReadError::Invalid(_))));
     }
 
     // Strings without escapes are borrowed; escaped ones decode as serde_json does.

@@ -4,8 +4,8 @@
 
 use std::io::{self, Write};
 
-use crate::document::{RenderOptions, Rendered};
-use crate::event::{EventError, read_event};
+use crate::document::{self, RenderOptions};
+use crate::event::{EventError, each_record, validate_event};
 
 /// What a transform wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,26 +25,73 @@ pub enum TransformError {
 }
 
 /// Writes one document per record of `event`, in record order, one per line. Nothing is
-/// written unless the whole event is valid: the documents are held back until the event's
-/// last byte has been read (about 1.4 times the event's size, in memory).
+/// written unless the whole event is valid.
+///
+/// A second thread checks the event's syntax from end to end while this one renders; output is
+/// held back only until that check has passed, and streams from then on. Holding everything
+/// back until the last byte cost 0.6 of the floor's time on the 6 MB benchmark batch (the
+/// process computed, then waited on the pipe) and 8 MiB of memory; this way both overlap.
 pub fn transform<W: Write>(
     event: &[u8],
     options: &RenderOptions,
     out: &mut W,
 ) -> Result<TransformStats, TransformError> {
-    let mut stats = TransformStats::default();
-    let mut lines = Vec::with_capacity(event.len() + event.len() / 2);
-    read_event(event, options, |rendered| {
-        stats.records += 1;
-        match &rendered {
-            Rendered::Document { changes, .. } => stats.changes += changes,
-            Rendered::Unreadable { .. } => stats.unreadable += 1,
+    /// Write in chunks of this size once the event is known to be valid.
+    const CHUNK: usize = 1 << 16;
+    std::thread::scope(|scope| {
+        let mut check = Some(scope.spawn(|| validate_event(event)));
+        let mut validated = false;
+        let mut write_error = None;
+        let mut stats = TransformStats::default();
+        let mut lines = Vec::with_capacity(CHUNK * 2);
+        let read = each_record(event, |raw, parsed| {
+            stats.records += 1;
+            match &parsed {
+                Ok(record) => {
+                    stats.changes += document::write_record(&mut lines, record, raw, options)
+                }
+                Err(error) => {
+                    stats.unreadable += 1;
+                    document::write_error(&mut lines, raw, error);
+                }
+            }
+            lines.push(b'\n');
+            if lines.len() < CHUNK || write_error.is_some() {
+                return;
+            }
+            if !validated && check.as_ref().is_some_and(|c| c.is_finished()) {
+                // A failed check means this walk fails too, and nothing is written.
+                validated = join(check.take()).is_ok();
+            }
+            if validated {
+                write_error = out.write_all(&lines).err();
+                lines.clear();
+            }
+        });
+        let checked = if validated {
+            Ok(())
+        } else {
+            join(check.take())
+        };
+        read?;
+        checked?;
+        if let Some(e) = write_error {
+            return Err(TransformError::Output(e));
         }
-        lines.extend_from_slice(rendered.json());
-        lines.push(b'\n');
-    })?;
-    out.write_all(&lines).map_err(TransformError::Output)?;
-    Ok(stats)
+        out.write_all(&lines).map_err(TransformError::Output)?;
+        Ok(stats)
+    })
+}
+
+/// The validation thread's verdict (a panic there is a panic here).
+fn join(
+    check: Option<std::thread::ScopedJoinHandle<'_, Result<(), EventError>>>,
+) -> Result<(), EventError> {
+    match check.map(|c| c.join()) {
+        Some(Ok(verdict)) => verdict,
+        Some(Err(panic)) => std::panic::resume_unwind(panic),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -58,6 +105,39 @@ mod tests {
         let mut out = Vec::new();
         assert!(transform(event, &RenderOptions::default(), &mut out).is_err());
         assert!(out.is_empty());
+    }
+
+    fn big_event(records: usize) -> Vec<u8> {
+        let record = r#"{"eventID":"e","eventName":"INSERT","eventSourceARN":"arn:aws:dynamodb:r:1:table/T/stream/x","dynamodb":{"Keys":{"k":{"S":"a"}},"NewImage":{"k":{"S":"a"},"v":{"S":"some text to make the document longer"}},"SequenceNumber":"1"}}"#;
+        format!("{{\"Records\":[{}]}}", vec![record; records].join(",")).into_bytes()
+    }
+
+    // Output streams once the event is known good, so a flaw in its very last byte must still
+    // stop every write, however much was rendered before it.
+    #[test]
+    fn large_event_broken_at_the_end_writes_nothing() {
+        let mut event = big_event(5_000);
+        assert!(event.len() > 1 << 20);
+        event.pop(); // the closing brace
+        let mut out = Vec::new();
+        assert!(transform(&event, &RenderOptions::default(), &mut out).is_err());
+        assert!(out.is_empty(), "{} bytes written", out.len());
+    }
+
+    // Streaming writes exactly what rendering each record gives, in order.
+    #[test]
+    fn large_event_streams_every_document_in_order() {
+        let event = big_event(5_000);
+        let mut out = Vec::new();
+        let stats = transform(&event, &RenderOptions::default(), &mut out).unwrap();
+        assert_eq!(stats.records, 5_000);
+        let mut expected = Vec::new();
+        crate::read_event(&event, &RenderOptions::default(), |r| {
+            expected.extend_from_slice(r.json());
+            expected.push(b'\n');
+        })
+        .unwrap();
+        assert!(out == expected);
     }
 
     // Every record gives exactly one line, unreadable ones included, in order.
