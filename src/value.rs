@@ -342,20 +342,32 @@ fn read_list<'a, T>(
 }
 
 fn read_number<'a>(r: &mut Reader<'a>) -> reader::Result<Cow<'a, str>> {
-    let text = r.string()?;
-    if number::is_valid(&text) {
-        Ok(text)
-    } else {
-        Err(ReadError::invalid(format!("invalid number {text:?}")))
-    }
+    checked_number(r.string()?).map_err(ReadError::invalid)
 }
 
 fn read_binary<'a>(r: &mut Reader<'a>) -> reader::Result<Binary<'a>> {
-    let base64 = r.string()?;
+    checked_binary(r.string()?).map_err(ReadError::invalid)
+}
+
+// The checks both readers (the event reader above, serde below) apply, so they cannot drift.
+
+fn checked_number(text: Cow<'_, str>) -> Result<Cow<'_, str>, String> {
+    if number::is_valid(&text) {
+        Ok(text)
+    } else {
+        Err(format!("invalid number {text:?}"))
+    }
+}
+
+fn checked_binary(base64: Cow<'_, str>) -> Result<Binary<'_>, String> {
     match BASE64.decode(base64.as_bytes()) {
         Ok(bytes) => Ok(Binary { base64, bytes }),
-        Err(e) => Err(ReadError::invalid(format!("invalid base64: {e}"))),
+        Err(e) => Err(format!("invalid base64: {e}")),
     }
+}
+
+fn unknown_type(tag: &str) -> String {
+    format!("unknown attribute type {tag:?}")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,21 +404,16 @@ struct NumberText<'a>(Cow<'a, str>);
 impl<'de: 'a, 'a> Deserialize<'de> for NumberText<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let CowStr(text) = CowStr::deserialize(deserializer)?;
-        if number::is_valid(&text) {
-            Ok(NumberText(text))
-        } else {
-            Err(de::Error::custom(format_args!("invalid number {text:?}")))
-        }
+        checked_number(text)
+            .map(NumberText)
+            .map_err(de::Error::custom)
     }
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Binary<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let CowStr(base64) = CowStr::deserialize(deserializer)?;
-        match BASE64.decode(base64.as_bytes()) {
-            Ok(bytes) => Ok(Binary { base64, bytes }),
-            Err(e) => Err(de::Error::custom(format_args!("invalid base64: {e}"))),
-        }
+        checked_binary(base64).map_err(de::Error::custom)
     }
 }
 
@@ -435,35 +442,31 @@ impl<'de: 'a, 'a> Deserialize<'de> for AttributeValue<'a> {
                 let Some(CowStr(tag)) = map.next_key::<CowStr<'de>>()? else {
                     return Err(de::Error::custom("attribute value has no type"));
                 };
-                let value = match tag.as_ref() {
-                    "S" => AttributeValue::S(map.next_value::<CowStr<'a>>()?.0),
-                    "N" => AttributeValue::N(map.next_value::<NumberText<'a>>()?.0),
-                    "B" => AttributeValue::B(map.next_value()?),
-                    "BOOL" => AttributeValue::Bool(map.next_value()?),
-                    "NULL" => {
+                let kind = Tag::parse(&tag).ok_or_else(|| de::Error::custom(unknown_type(&tag)))?;
+                let value = match kind {
+                    Tag::S => AttributeValue::S(map.next_value::<CowStr<'a>>()?.0),
+                    Tag::N => AttributeValue::N(map.next_value::<NumberText<'a>>()?.0),
+                    Tag::B => AttributeValue::B(map.next_value()?),
+                    Tag::Bool => AttributeValue::Bool(map.next_value()?),
+                    Tag::Null => {
                         map.next_value::<NullMarker>()?;
                         AttributeValue::Null
                     }
-                    "SS" => AttributeValue::Ss(
+                    Tag::Ss => AttributeValue::Ss(
                         map.next_value::<Vec<CowStr<'a>>>()?
                             .into_iter()
                             .map(|s| s.0)
                             .collect(),
                     ),
-                    "NS" => AttributeValue::Ns(
+                    Tag::Ns => AttributeValue::Ns(
                         map.next_value::<Vec<NumberText<'a>>>()?
                             .into_iter()
                             .map(|n| n.0)
                             .collect(),
                     ),
-                    "BS" => AttributeValue::Bs(map.next_value()?),
-                    "L" => AttributeValue::L(map.next_value()?),
-                    "M" => AttributeValue::M(map.next_value()?),
-                    other => {
-                        return Err(de::Error::custom(format_args!(
-                            "unknown attribute type {other:?}"
-                        )));
-                    }
+                    Tag::Bs => AttributeValue::Bs(map.next_value()?),
+                    Tag::L => AttributeValue::L(map.next_value()?),
+                    Tag::M => AttributeValue::M(map.next_value()?),
                 };
                 if let Some(CowStr(extra)) = map.next_key::<CowStr<'de>>()? {
                     map.next_value::<IgnoredAny>()?;
