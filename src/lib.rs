@@ -1,50 +1,24 @@
-//! ddb-audit: DynamoDB Streams records in, diff-annotated audit documents out.
+//! ddb-audit: DynamoDB Streams records in, diff-annotated audit documents out, and the
+//! auditor's answers back.
 //!
-//! The pure core (no IO, no clock, no async): [`value`] (typed DynamoDB values), [`number`]
-//! (exact number text), [`record`] (a stream record), [`diff`] and [`patch`] (the change list
-//! and its inverse), [`timestamp`], [`document`] (one audit document), [`event`] (a whole
-//! Lambda event), [`key`] (object keys), [`metrics`] (the EMF line) and [`convert`]
-//! (serde_dynamo values). At the edge: [`transform`] (JSON Lines to a writer), [`config`]
-//! (the environment, read once), [`sink`] (S3, and an in-memory twin) and [`handler`] (one
-//! Lambda invocation).
+//! One house, three rooms:
+//! - **the engine**, the `ddb-audit-core` crate (`core/`), re-exported here whole: values,
+//!   records, the diff and its inverse, documents rendered and read back, the bucket layout.
+//!   It performs no IO and never will: the compiler enforces it, since it depends on nothing
+//!   async or AWS.
+//! - **the function** ([`function`]): the Lambda's configuration, the plan of the objects
+//!   of one batch, their writing, the partial batch response, the metrics line.
+//! - **the auditor** ([`auditor`]): `history`, `replay` and `verify`, with the pure
+//!   modules that assemble a trail, render it and replay it.
 //!
-//! The auditor's side (`ddb-audit history / replay / verify`): [`keyarg`] (the `--key`
-//! argument), [`timeline`] (the readable history), [`replay`] (an item at a time) and
-//! [`plain`] (plain JSON output) are pure; [`bucket`] (S3, read side), [`trail`] (one item's
-//! objects), [`verify`] (the integrity checks) and [`command`] (the three commands) do IO.
+//! Both rooms reach S3 through [`store`] (one client builder, a write port and a read
+//! port, each with an S3 and an in-memory adapter) and run concurrent work through
+//! [`concurrent`].
 
-pub mod bucket;
-pub mod command;
-pub mod config;
-pub mod convert;
-pub mod diff;
-pub mod document;
-pub mod event;
-pub mod handler;
-mod json;
-pub mod key;
-pub mod keyarg;
-pub mod metrics;
-pub mod number;
-pub mod patch;
-pub mod plain;
-mod reader;
-pub mod record;
-pub mod replay;
-pub mod sink;
-pub mod timeline;
-pub mod timestamp;
-pub mod trail;
-pub mod transform;
-pub mod value;
-pub mod verify;
+pub use ddb_audit_core::*;
 
-pub use diff::{Change, Op, diff};
-pub use document::{RenderOptions, Rendered, render_record};
-pub use event::{EventError, parse_event, read_event};
-pub use record::{EventName, StreamRecord, UserIdentity};
-pub use timestamp::Timestamp;
-pub use value::{AttributeValue, Binary, Item};
-
-/// The value of every document's `schema` field.
-pub const SCHEMA_ID: &str = "ddb-audit/1";
+pub mod auditor;
+pub mod clock;
+pub mod concurrent;
+pub mod function;
+pub mod store;

@@ -20,11 +20,13 @@ use aws_sdk_s3::types::{
 };
 use base64::Engine;
 use ddb_audit::Timestamp;
-use ddb_audit::config::Mode;
 use ddb_audit::document::RenderOptions;
-use ddb_audit::handler::{Invocation, Settings, handle};
+use ddb_audit::function::config::Mode;
+use ddb_audit::function::handler::{Invocation, Settings, handle};
 use ddb_audit::key;
-use ddb_audit::sink::{JSON, MemorySink, Metadata, Object, PutOutcome, S3Sink, Sink, StoredObject};
+use ddb_audit::store::sink::{
+    JSON, MemorySink, Metadata, Object, PutOutcome, S3Sink, Sink, StoredObject,
+};
 use ddb_audit::value::Item;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

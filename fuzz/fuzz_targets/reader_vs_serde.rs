@@ -50,7 +50,7 @@ impl<'de> Deserialize<'de> for SerdeEvent {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let core = ddb_audit::parse_event(data);
+    let core = ddb_audit_core::parse_event(data);
     // Known divergence (docs/fuzzing.md): serde_json's from_slice does not check the UTF-8 of
     // strings it skips (IgnoredAny), so it accepts events that are not UTF-8 text. JSON text
     // must be UTF-8 (RFC 8259 §8.1) and the core rejects it whole; hold the core to that, and

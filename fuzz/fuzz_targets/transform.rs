@@ -6,9 +6,9 @@
 //! for REMOVE) under `item_eq`; on `Err` it writes nothing, and `parse_event` rejects the event too.
 #![no_main]
 
-use ddb_audit::transform::transform;
-use ddb_audit::value::item_eq;
-use ddb_audit::{Change, Item, RenderOptions, parse_event, patch};
+use ddb_audit_core::transform::transform;
+use ddb_audit_core::value::item_eq;
+use ddb_audit_core::{Change, Item, RenderOptions, parse_event, patch};
 use libfuzzer_sys::fuzz_target;
 use serde::Deserialize;
 use serde::de::IgnoredAny;

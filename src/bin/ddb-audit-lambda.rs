@@ -1,14 +1,13 @@
 //! The Lambda function: sets up logging, reads the configuration, builds the S3 client
-//! once, and hands every invocation to [`ddb_audit::handler`]. Nothing else lives here.
+//! once, and hands every invocation to [`ddb_audit::function::handler`]. Nothing else lives here.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::streams::DynamoDbEventResponse;
-use ddb_audit::Timestamp;
-use ddb_audit::config::Config;
-use ddb_audit::handler::{self, Settings};
-use ddb_audit::sink::S3Sink;
+use ddb_audit::clock::now;
+use ddb_audit::function::config::Config;
+use ddb_audit::function::handler::{self, Settings};
+use ddb_audit::store::{self, sink::S3Sink};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 use tracing_subscriber::EnvFilter;
@@ -42,7 +41,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         max_concurrency = config.max_concurrency,
         "starting"
     );
-    let sink = Arc::new(S3Sink::from_env(config.bucket.clone(), config.force_path_style).await);
+    let client = store::client(config.force_path_style).await;
+    let sink = Arc::new(S3Sink::new(client, config.bucket.clone()));
     let settings = Settings::from(&config);
     let function_name =
         std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "ddb-audit-lambda".to_owned());
@@ -66,16 +66,4 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         }
     }))
     .await
-}
-
-/// The wall clock, read here so the handler stays testable.
-fn now() -> Timestamp {
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        });
-    Timestamp {
-        unix_millis: millis,
-    }
 }

@@ -1,5 +1,5 @@
 //! `ddb-audit`: the command-line tool. Parses arguments and hands them to the library
-//! ([`ddb_audit::transform`], [`ddb_audit::command`]); every failure becomes one line on
+//! ([`ddb_audit::transform`], [`ddb_audit::auditor::command`]); every failure becomes one line on
 //! stderr and a non-zero exit status, never a panic or a backtrace.
 
 use std::io::{self, BufWriter, Read, Write};
@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use ddb_audit::command::{self, CommandError, ItemRef, Location};
+use ddb_audit::RenderOptions;
+use ddb_audit::auditor::command::{self, CommandError, ItemRef, Location};
 use ddb_audit::transform::{TransformError, transform};
-use ddb_audit::{RenderOptions, Timestamp};
 
 /// Audit documents from DynamoDB Streams: what changed, attribute by attribute; and the
 /// auditor's view of the trail in S3: one item's history, the item at a past time, and
@@ -46,7 +46,7 @@ struct ItemArgs {
     #[arg(long)]
     table: String,
     /// The item's primary key, e.g. 'pk=ORDER#1,sk:N=7' (see --help).
-    #[arg(long, long_help = ddb_audit::keyarg::SHORTHAND_HELP)]
+    #[arg(long, long_help = ddb_audit::auditor::keyarg::SHORTHAND_HELP)]
     key: String,
 }
 
@@ -103,16 +103,6 @@ fn item(args: &ItemArgs) -> ItemRef {
     }
 }
 
-fn now() -> Timestamp {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    Timestamp {
-        unix_millis: millis,
-    }
-}
-
 async fn run(cli: Cli) -> Result<i32, CommandError> {
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
     match &cli.command {
@@ -131,7 +121,7 @@ async fn run(cli: Cli) -> Result<i32, CommandError> {
             at,
             plain,
         } => {
-            let time = command::parse_at(at, now())?;
+            let time = command::parse_at(at, ddb_audit::clock::now())?;
             command::replay(
                 &location(&args.bucket),
                 &item(args),

@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 /// The project's own schema file, which must match the contract (audit-document.md).
-pub const SCHEMA: &str = include_str!("../../schema/audit-document.schema.json");
+pub(crate) use ddb_audit::document::SCHEMA;
 
 fn validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
@@ -15,7 +15,7 @@ fn validator() -> &'static jsonschema::Validator {
 }
 
 /// Panics with every violation if `document` is not a valid audit document.
-pub fn assert_schema_valid(document: &serde_json::Value) {
+pub(crate) fn assert_schema_valid(document: &serde_json::Value) {
     let errors: Vec<String> = validator()
         .iter_errors(document)
         .map(|e| format!("{} at {}", e, e.instance_path))
@@ -27,7 +27,7 @@ pub fn assert_schema_valid(document: &serde_json::Value) {
 }
 
 /// Parses JSON Lines and validates every line against the schema.
-pub fn assert_lines_schema_valid(jsonl: &[u8]) -> Vec<serde_json::Value> {
+pub(crate) fn assert_lines_schema_valid(jsonl: &[u8]) -> Vec<serde_json::Value> {
     std::str::from_utf8(jsonl)
         .expect("output is UTF-8")
         .lines()

@@ -21,7 +21,7 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A running `moto_server`, killed on drop.
 #[derive(Debug)]
-pub struct MotoServer {
+pub(crate) struct MotoServer {
     child: Child,
     port: u16,
     log: PathBuf,
@@ -30,7 +30,7 @@ pub struct MotoServer {
 
 impl MotoServer {
     /// Starts moto on 127.0.0.1 and a free port and waits until it answers HTTP.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let program = find_moto().unwrap_or_else(|| {
             panic!(
                 "moto_server not found (looked in $DDB_AUDIT_TOOLS/bin, {}/.tools/bin and PATH). \
@@ -60,16 +60,16 @@ impl MotoServer {
     }
 
     /// The server's endpoint URL, e.g. `http://127.0.0.1:40123`.
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.port
     }
 
     /// The server's output so far (for failure messages).
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -119,7 +119,7 @@ fn find_moto() -> Option<PathBuf> {
 }
 
 /// A port nobody listens on right now (the OS picks it; the listener is closed again).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
@@ -144,7 +144,7 @@ fn http_answers(port: u16) -> bool {
 /// it cuts every open connection and closes new ones at once, so clients see the endpoint
 /// fail exactly as during a network outage, while the server keeps its state.
 #[derive(Debug)]
-pub struct OutageProxy {
+pub(crate) struct OutageProxy {
     port: u16,
     up: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
@@ -154,7 +154,7 @@ pub struct OutageProxy {
 
 impl OutageProxy {
     /// Starts forwarding 127.0.0.1:<free port> to 127.0.0.1:`target_port` (up).
-    pub fn start(target_port: u16) -> Self {
+    pub(crate) fn start(target_port: u16) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("proxy listener");
         let port = listener.local_addr().expect("proxy address").port();
         listener
@@ -189,18 +189,18 @@ impl OutageProxy {
         }
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// The outage begins: open connections are cut, new ones refused.
-    pub fn take_down(&self) {
+    pub(crate) fn take_down(&self) {
         self.up.store(false, Ordering::SeqCst);
         self.cut_all();
     }
 
     /// The outage ends.
-    pub fn bring_back(&self) {
+    pub(crate) fn bring_back(&self) {
         self.up.store(true, Ordering::SeqCst);
     }
 

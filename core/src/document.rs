@@ -13,6 +13,10 @@ use crate::reader::Reader;
 use crate::record::{RecordError, StreamRecord};
 use crate::value::Item;
 
+/// The contract as a JSON Schema (draft 2020-12), embedded so that every check runs against
+/// the schema the code was built with.
+pub const SCHEMA: &str = include_str!("../../schema/audit-document.schema.json");
+
 /// How documents are rendered.
 #[derive(Debug, Clone, Copy)]
 pub struct RenderOptions {

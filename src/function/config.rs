@@ -5,6 +5,7 @@
 //! module performs no IO beyond `std::env::var` in [`Config::from_env`].
 
 use crate::key::MAX_PREFIX_BYTES;
+use crate::store;
 
 /// Default `AUDIT_PREFIX`.
 pub const DEFAULT_PREFIX: &str = "audit/";
@@ -70,7 +71,6 @@ const PREFIX_RULE: &str =
     "a key prefix of at most 512 bytes, not starting with '/' (default \"audit/\")";
 const MODE_RULE: &str = "record or batch (default record)";
 const BOOL_TRUE_RULE: &str = "true or false (default true)";
-const BOOL_FALSE_RULE: &str = "true or false (default false)";
 const CONCURRENCY_RULE: &str = "an integer from 1 to 1024 (default 32)";
 
 impl Config {
@@ -110,8 +110,8 @@ impl Config {
                 _ => return Err(invalid("AUDIT_MAX_CONCURRENCY", text, CONCURRENCY_RULE)),
             },
         };
-        let force_path_style =
-            boolean(&lookup, "AUDIT_S3_FORCE_PATH_STYLE", false, BOOL_FALSE_RULE)?;
+        let force_path_style = store::force_path_style(&lookup)
+            .map_err(|e| invalid(e.variable, e.value, e.expected))?;
         Ok(Self {
             bucket,
             prefix,

@@ -10,14 +10,11 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::ChecksumMode;
 
-/// The environment variable that asks for path-style addressing (local S3 servers).
-pub const FORCE_PATH_STYLE_VAR: &str = "AUDIT_S3_FORCE_PATH_STYLE";
-
 /// Why the bucket could not be read. The message is one line, fit for a terminal.
 #[derive(Debug, thiserror::Error)]
 pub enum BucketError {
-    #[error("{var} must be true or false, not {value:?}")]
-    BadSetting { var: &'static str, value: String },
+    #[error(transparent)]
+    BadSetting(#[from] super::InvalidSetting),
     #[error("{action}: {message}")]
     Request {
         action: String,
@@ -65,19 +62,6 @@ pub struct Retention {
 pub struct Bucket {
     client: Client,
     name: String,
-}
-
-/// Reads `AUDIT_S3_FORCE_PATH_STYLE` through `lookup` (default false), as the function does.
-pub fn force_path_style(lookup: impl Fn(&str) -> Option<String>) -> Result<bool, BucketError> {
-    match lookup(FORCE_PATH_STYLE_VAR).as_deref().map(str::trim) {
-        None | Some("") => Ok(false),
-        Some("true") => Ok(true),
-        Some("false") => Ok(false),
-        Some(v) => Err(BucketError::BadSetting {
-            var: FORCE_PATH_STYLE_VAR,
-            value: v.to_owned(),
-        }),
-    }
 }
 
 /// `outer: inner: innermost`, each error's Display once (the SDK's DisplayErrorContext adds Debug dumps).
@@ -138,13 +122,9 @@ where
 impl Bucket {
     /// Builds the client from the environment (as the function does) for bucket `name`.
     pub async fn from_env(name: &str) -> Result<Self, BucketError> {
-        let path_style = force_path_style(|k| std::env::var(k).ok())?;
-        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let config = aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(path_style)
-            .build();
+        let path_style = super::force_path_style(|k| std::env::var(k).ok())?;
         Ok(Self {
-            client: Client::from_conf(config),
+            client: super::client(path_style).await,
             name: name.to_owned(),
         })
     }
@@ -332,20 +312,5 @@ impl Bucket {
                 .object_lock_retain_until_date()
                 .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    // Path style follows the function's rule: unset is false, true/false accepted, else an error naming the variable.
-    #[test]
-    fn force_path_style_is_read_like_the_function() {
-        assert!(!force_path_style(|_| None).unwrap());
-        assert!(force_path_style(|_| Some("true".into())).unwrap());
-        assert!(!force_path_style(|_| Some("false".into())).unwrap());
-        let err = force_path_style(|_| Some("yes please".into())).unwrap_err();
-        assert!(err.to_string().contains(FORCE_PATH_STYLE_VAR), "{err}");
     }
 }

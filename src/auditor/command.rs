@@ -10,16 +10,16 @@ use std::io::Write;
 use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
-use crate::bucket::{Bucket, BucketError};
+use crate::auditor::keyarg::{self, KeyArgError};
+use crate::auditor::plain;
+use crate::auditor::replay::{self, State};
+use crate::auditor::timeline;
+use crate::auditor::trail::{self, Entry, Problem};
+use crate::auditor::verify;
 use crate::key;
-use crate::keyarg::{self, KeyArgError};
-use crate::plain;
-use crate::replay::{self, State};
-use crate::timeline;
+use crate::store::bucket::{Bucket, BucketError};
 use crate::timestamp::Timestamp;
-use crate::trail::{self, Entry, Problem};
 use crate::value::Item;
-use crate::verify;
 
 /// Exit status when the command ran but found problems (verify) or doubts (replay).
 pub const EXIT_FINDINGS: i32 = 2;

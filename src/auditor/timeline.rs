@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
-use crate::trail::Entry;
+use crate::auditor::trail::Entry;
 
 /// Longest value shown in full; longer ones are cut with `…`.
 const MAX_VALUE_CHARS: usize = 120;
@@ -213,7 +213,7 @@ pub fn render(table: &str, key: &Map<String, Value>, entries: &[Entry]) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trail::Problem;
+    use crate::auditor::trail::Problem;
     use serde_json::json;
 
     // Scalars are shown as an auditor reads them: quoted strings, exact numbers, tagged binary.

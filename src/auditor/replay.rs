@@ -11,10 +11,10 @@
 use serde::Deserialize as _;
 use serde_json::Value;
 
+use crate::auditor::trail::Entry;
 use crate::diff::Change;
 use crate::patch;
 use crate::timestamp::Timestamp;
-use crate::trail::Entry;
 use crate::value::{Item, item_eq};
 
 /// What the trail says about the item at the requested time.
@@ -261,7 +261,7 @@ fn next_state(out: &mut Replay, doc: &Doc, base: State, key: &str) -> State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trail::Problem;
+    use crate::auditor::trail::Problem;
     use serde_json::json;
 
     fn doc(name: &str, seq: u32, time: &str, changes: Value, old: Value, new: Value) -> Entry {

@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use crate::bucket::{Bucket, BucketError, VersionRow};
+use crate::store::bucket::{Bucket, BucketError, VersionRow};
 
 /// One object of the trail, in key order (which is stream order).
 #[derive(Debug, Clone, Default)]

@@ -15,15 +15,14 @@ use serde::Deserialize as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::bucket::{Bucket, BucketError, Fetched, Retention};
+use crate::auditor::trail::{KeyHistory, group_versions};
 use crate::key;
 use crate::record::StreamRecord;
+use crate::store::bucket::{Bucket, BucketError, Fetched, Retention};
 use crate::timestamp::Timestamp;
-use crate::trail::{KeyHistory, group_versions};
 use crate::value::Item;
 
-/// The contract, embedded so the binary checks against the schema it was built with.
-pub const SCHEMA: &str = include_str!("../schema/audit-document.schema.json");
+use crate::document::SCHEMA;
 
 /// Said of an object whose content gives no key to compare with.
 const NO_KEY: &str = "(no key can be computed from its content)";

@@ -3,7 +3,7 @@
 //!
 //! Planning (which object holds which records, under which key) is pure; only
 //! [`handle`] writes, and only through the sink it is given, so the failure paths are
-//! tested with [`crate::sink::MemorySink`]. The clock is a parameter. This module never
+//! tested with [`crate::store::sink::MemorySink`]. The clock is a parameter. This module never
 //! talks to the Lambda runtime or to S3 directly.
 //!
 //! The rule it keeps: a record is reported as processed only if its document is in the
@@ -32,12 +32,12 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use tokio::task::JoinSet;
 
-use crate::config::{Config, Mode};
 use crate::document::{RenderOptions, Rendered};
 use crate::event::{EventError, read_event};
+use crate::function::config::{Config, Mode};
+use crate::function::metrics::Metrics;
 use crate::key;
-use crate::metrics::Metrics;
-use crate::sink::{self, Metadata, Object, PutOutcome, Sink, SinkError};
+use crate::store::sink::{self, Metadata, Object, PutOutcome, Sink, SinkError};
 use crate::timestamp::Timestamp;
 
 /// What the handler needs from the configuration.
@@ -665,7 +665,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::sink::MemorySink;
+    use crate::store::sink::MemorySink;
 
     const NOW: Timestamp = Timestamp {
         unix_millis: 1_795_746_760_000,

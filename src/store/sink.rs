@@ -147,21 +147,6 @@ impl S3Sink {
             bucket: bucket.into(),
         }
     }
-
-    /// Builds the client from the SDK's environment (region, credentials chain,
-    /// `AWS_ENDPOINT_URL_S3`), with path-style addressing when asked for.
-    pub async fn from_env(bucket: impl Into<String>, force_path_style: bool) -> Self {
-        let shared = aws_config::load_from_env().await;
-        let config = aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(force_path_style)
-            .build();
-        Self::new(aws_sdk_s3::Client::from_conf(config), bucket)
-    }
-
-    /// The bucket written to.
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
 }
 
 impl Sink for S3Sink {
