@@ -6,6 +6,9 @@
 
 use std::borrow::Cow;
 
+mod stored;
+pub use stored::{ChangeDocument, ErrorDocument, ErrorMessage, Source, Stored, StoredError};
+
 use crate::SCHEMA_ID;
 use crate::diff::Change;
 use crate::json::JsonWriter;

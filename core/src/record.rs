@@ -15,7 +15,8 @@ use crate::timestamp::Timestamp;
 use crate::value::{Item, read_item};
 
 /// The kind of change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum EventName {
     Insert,
     Modify,

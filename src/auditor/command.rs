@@ -7,19 +7,17 @@
 
 use std::io::Write;
 
-use serde::Deserialize as _;
-use serde_json::{Map, Value};
-
 use crate::auditor::keyarg::{self, KeyArgError};
 use crate::auditor::plain;
 use crate::auditor::replay::{self, State};
 use crate::auditor::timeline;
 use crate::auditor::trail::{self, Entry, Problem};
 use crate::auditor::verify;
+use crate::document::Stored;
 use crate::key;
 use crate::store::bucket::{Bucket, BucketError};
 use crate::timestamp::Timestamp;
-use crate::value::Item;
+use crate::value::{Item, item_eq};
 
 /// Exit status when the command ran but found problems (verify) or doubts (replay).
 pub const EXIT_FINDINGS: i32 = 2;
@@ -94,18 +92,9 @@ pub fn parse_at(text: &str, now: Timestamp) -> Result<Timestamp, CommandError> {
     Timestamp::parse_rfc3339(text).ok_or_else(|| CommandError::Time(text.to_owned()))
 }
 
-/// The typed key, parsed and checked the way the function reads keys.
-fn parse_key(text: &str) -> Result<(Map<String, Value>, Item<'static>), CommandError> {
-    let typed = keyarg::parse(text)?;
-    // An owned `Value` deserializes into owned values, hence `Item<'static>`.
-    let item = Item::<'static>::deserialize(Value::Object(typed.clone()))
-        .map_err(|e| KeyArgError::Json(e.to_string()))?;
-    Ok((typed, item))
-}
-
 /// Explains why an item's prefix is empty: no bucket, batch mode, unknown table or key.
-async fn explain_missing(
-    bucket: &Bucket,
+async fn explain_missing<B: Bucket>(
+    bucket: &B,
     at: &Location,
     item: &ItemRef,
     item_prefix: String,
@@ -157,11 +146,11 @@ async fn explain_missing(
 
 /// Error documents of unreadable records that name this item (when their raw keys are
 /// readable), placed in stream order among the item's documents.
-async fn unreadable_for(
-    bucket: &Bucket,
+async fn unreadable_for<B: Bucket>(
+    bucket: &B,
     at: &Location,
     table: &str,
-    typed_key: &Map<String, Value>,
+    item_key: &Item<'_>,
 ) -> Result<Vec<Entry>, CommandError> {
     let prefix = format!("{}unreadable/", at.prefix);
     // Current objects only: a deleted error document cannot be attributed to an item anyway
@@ -174,20 +163,16 @@ async fn unreadable_for(
             deleted: false,
         };
         let fetched = bucket.get(&history.key).await?;
-        let Ok(doc) = serde_json::from_slice::<Value>(&fetched.body) else {
-            continue;
+        let entry = trail::entry(&history, Some(&fetched.body));
+        let names_item = match &entry.stored {
+            Some(Stored::Unreadable(doc)) => {
+                doc.raw_table() == Some(table)
+                    && doc.raw_keys().is_some_and(|keys| item_eq(&keys, item_key))
+            }
+            _ => false,
         };
-        let raw = doc.get("raw");
-        let raw_table = raw
-            .and_then(|r| r.get("eventSourceARN"))
-            .and_then(Value::as_str)
-            .and_then(|arn| arn.split(":table/").nth(1))
-            .and_then(|rest| rest.split('/').next());
-        let raw_keys = raw
-            .and_then(|r| r.pointer("/dynamodb/Keys"))
-            .and_then(Value::as_object);
-        if raw_table == Some(table) && raw_keys == Some(typed_key) {
-            out.push(trail::entry(&history, Some(&fetched.body)));
+        if names_item {
+            out.push(entry);
         }
     }
     Ok(out)
@@ -201,31 +186,33 @@ fn merge_in_stream_order(mut entries: Vec<Entry>, extra: Vec<Entry>) -> Vec<Entr
     entries
 }
 
-async fn read_item(
+/// The item's key and its trail, error documents that name it included.
+async fn read_item<B: Bucket>(
+    bucket: &B,
     at: &Location,
     item: &ItemRef,
-) -> Result<(Map<String, Value>, Vec<Entry>), CommandError> {
-    let (typed, keys) = parse_key(&item.key)?;
-    let bucket = Bucket::from_env(&at.bucket).await?;
+) -> Result<(Item<'static>, Vec<Entry>), CommandError> {
+    let keys = keyarg::parse(&item.key)?;
     let prefix = key::item_prefix(&at.prefix, &item.table, &keys);
-    let entries = trail::read(&bucket, &prefix).await?;
+    let entries = trail::read(bucket, &prefix).await?;
     // An item whose only records were unreadable has error documents and nothing else.
-    let unreadable = unreadable_for(&bucket, at, &item.table, &typed).await?;
+    let unreadable = unreadable_for(bucket, at, &item.table, &keys).await?;
     let Some(entries) = entries.or((!unreadable.is_empty()).then(Vec::new)) else {
-        return Err(explain_missing(&bucket, at, item, prefix).await);
+        return Err(explain_missing(bucket, at, item, prefix).await);
     };
-    Ok((typed, merge_in_stream_order(entries, unreadable)))
+    Ok((keys, merge_in_stream_order(entries, unreadable)))
 }
 
 /// `ddb-audit history`: the item's timeline, or its documents as JSON Lines.
-pub async fn history(
+pub async fn history<B: Bucket>(
+    bucket: &B,
     at: &Location,
     item: &ItemRef,
     json: bool,
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> Result<i32, CommandError> {
-    let (typed, entries) = read_item(at, item).await?;
+    let (keys, entries) = read_item(bucket, at, item).await?;
     if json {
         for entry in &entries {
             if let Some(text) = &entry.text {
@@ -236,7 +223,7 @@ pub async fn history(
             }
         }
     } else {
-        write!(out, "{}", timeline::render(&item.table, &typed, &entries))?;
+        write!(out, "{}", timeline::render(&item.table, &keys, &entries))?;
     }
     let problems = entries.iter().any(|e| {
         e.problems
@@ -247,7 +234,8 @@ pub async fn history(
 }
 
 /// `ddb-audit replay`: the item at a time, typed JSON (or plain), doubts on stderr.
-pub async fn replay(
+pub async fn replay<B: Bucket>(
+    bucket: &B,
     at: &Location,
     item: &ItemRef,
     time: Timestamp,
@@ -255,15 +243,15 @@ pub async fn replay(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> Result<i32, CommandError> {
-    let (_, entries) = read_item(at, item).await?;
+    let (_, entries) = read_item(bucket, at, item).await?;
     let result = replay::replay(&entries, time);
     let when = time.to_rfc3339();
     match &result.state {
         State::Present(item) => {
-            let typed = serde_json::to_value(item).expect("an item serializes");
-            let text = match (&typed, plain_json) {
-                (Value::Object(map), true) => plain::item_to_plain(map),
-                _ => typed.to_string(),
+            let text = if plain_json {
+                plain::item_to_plain(item)
+            } else {
+                serde_json::to_string(item).expect("an item serializes")
             };
             writeln!(out, "{text}")?;
         }
@@ -306,15 +294,15 @@ pub async fn replay(
 }
 
 /// `ddb-audit verify`: every object checked; summary and findings on `out`, progress on `err`.
-pub async fn verify(
+pub async fn verify<B: Bucket>(
+    bucket: &B,
     at: &Location,
     out: &mut impl Write,
     err: &mut (impl Write + Send),
 ) -> Result<i32, CommandError> {
-    let bucket = Bucket::from_env(&at.bucket).await?;
     bucket.check().await?;
     let progress = std::sync::Mutex::new(err);
-    let report = verify::run(&bucket, &at.prefix, 1000, |done, total| {
+    let report = verify::run(bucket, &at.prefix, 1000, |done, total| {
         if let Ok(mut e) = progress.lock() {
             let _ = writeln!(e, "ddb-audit: verified {done}/{total} objects");
         }
@@ -335,9 +323,9 @@ mod tests {
     fn entry(key: &str) -> Entry {
         Entry {
             key: key.into(),
-            document: None,
+            stored: None,
+            text: None,
             problems: vec![],
-            ..Default::default()
         }
     }
 

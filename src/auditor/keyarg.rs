@@ -7,7 +7,10 @@
 //! This module performs no IO and knows nothing of S3 or of the object key layout.
 
 use base64::Engine as _;
+use serde::Deserialize as _;
 use serde_json::{Map, Value};
+
+use crate::value::Item;
 
 /// The help text for `--key`, shown by `ddb-audit history --help` and `replay --help`.
 pub const SHORTHAND_HELP: &str = "\
@@ -52,8 +55,15 @@ pub enum KeyArgError {
     TooManyAttributes(usize),
 }
 
-/// Parses `--key` into a typed key: a JSON object of `{"S"|"N"|"B": text}` values.
-pub fn parse(text: &str) -> Result<Map<String, Value>, KeyArgError> {
+/// Parses `--key` into a typed key.
+pub fn parse(text: &str) -> Result<Item<'static>, KeyArgError> {
+    let typed = parse_map(text)?;
+    // An owned `Value` deserializes into owned values, hence `Item<'static>`.
+    Item::<'static>::deserialize(Value::Object(typed)).map_err(|e| KeyArgError::Json(e.to_string()))
+}
+
+/// Parses `--key` into a JSON object of `{"S"|"N"|"B": text}` values.
+fn parse_map(text: &str) -> Result<Map<String, Value>, KeyArgError> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err(KeyArgError::Empty);
@@ -226,7 +236,17 @@ mod tests {
     use serde_json::json;
 
     fn key(text: &str) -> Value {
-        Value::Object(parse(text).unwrap())
+        Value::Object(parse_map(text).unwrap())
+    }
+
+    // The typed key is the item the function reads: values typed, numbers kept as written.
+    #[test]
+    fn parse_gives_the_typed_item() {
+        let item = parse("pk=ORDER#1,sk:N=7.50").unwrap();
+        assert_eq!(
+            serde_json::to_value(&item).unwrap(),
+            json!({"pk":{"S":"ORDER#1"},"sk":{"N":"7.50"}})
+        );
     }
 
     // The shorthand's default type is S and `:N` makes a number, kept as written.
@@ -243,7 +263,7 @@ mod tests {
     fn shorthand_binary_is_base64() {
         assert_eq!(key("id:B=AAEC/w=="), json!({"id":{"B":"AAEC/w=="}}));
         assert!(matches!(
-            parse("id:B=not base64!"),
+            parse_map("id:B=not base64!"),
             Err(KeyArgError::BadBase64 { .. })
         ));
     }
@@ -273,18 +293,18 @@ mod tests {
     #[test]
     fn typed_json_rejects_non_key_types() {
         assert_eq!(
-            parse(r#"{"pk":{"BOOL":true}}"#),
+            parse_map(r#"{"pk":{"BOOL":true}}"#),
             Err(KeyArgError::BadTypedValue { name: "pk".into() })
         );
         assert_eq!(
-            parse(r#"{"pk":{"S":"a","N":"1"}}"#),
+            parse_map(r#"{"pk":{"S":"a","N":"1"}}"#),
             Err(KeyArgError::BadTypedValue { name: "pk".into() })
         );
         assert!(matches!(
-            parse(r#"{"pk":{"X":"a"}}"#),
+            parse_map(r#"{"pk":{"X":"a"}}"#),
             Err(KeyArgError::UnknownType { .. })
         ));
-        assert!(matches!(parse(r#"{"pk":"#), Err(KeyArgError::Json(_))));
+        assert!(matches!(parse_map(r#"{"pk":"#), Err(KeyArgError::Json(_))));
     }
 
     // Numbers are checked like the schema checks them, never converted.
@@ -305,7 +325,7 @@ mod tests {
             assert!(!is_number(bad), "{bad}");
         }
         assert!(matches!(
-            parse("sk:N=abc"),
+            parse_map("sk:N=abc"),
             Err(KeyArgError::BadNumber { .. })
         ));
     }
@@ -313,29 +333,32 @@ mod tests {
     // Mistakes get a specific error rather than a guess.
     #[test]
     fn malformed_shorthand_is_rejected() {
-        assert_eq!(parse("  "), Err(KeyArgError::Empty));
+        assert_eq!(parse_map("  "), Err(KeyArgError::Empty));
         assert_eq!(
-            parse("pk"),
+            parse_map("pk"),
             Err(KeyArgError::MissingEquals { part: "pk".into() })
         );
         assert_eq!(
-            parse("=x"),
+            parse_map("=x"),
             Err(KeyArgError::EmptyName { part: "=x".into() })
         );
         assert_eq!(
-            parse("pk="),
+            parse_map("pk="),
             Err(KeyArgError::EmptyValue { name: "pk".into() })
         );
         assert_eq!(
-            parse("pk=1,pk=2"),
+            parse_map("pk=1,pk=2"),
             Err(KeyArgError::Duplicate { name: "pk".into() })
         );
-        assert_eq!(parse(r"pk=a\"), Err(KeyArgError::TrailingBackslash));
+        assert_eq!(parse_map(r"pk=a\"), Err(KeyArgError::TrailingBackslash));
         assert!(matches!(
-            parse("pk:X=1"),
+            parse_map("pk:X=1"),
             Err(KeyArgError::UnknownType { .. })
         ));
-        assert_eq!(parse("a=1,b=2,c=3"), Err(KeyArgError::TooManyAttributes(3)));
+        assert_eq!(
+            parse_map("a=1,b=2,c=3"),
+            Err(KeyArgError::TooManyAttributes(3))
+        );
     }
 
     // Type letters are case-insensitive and spaces around names are ignored.

@@ -9,6 +9,7 @@ pub mod command;
 pub mod keyarg;
 pub mod plain;
 pub mod replay;
+pub mod report;
 pub mod timeline;
 pub mod trail;
 pub mod verify;

@@ -4,29 +4,34 @@
 //! base64 string, sets as arrays, NULL as null. The mapping loses the type tags, so it is
 //! for reading, not for writing back. This module performs no IO.
 
-use serde_json::{Map, Value};
+use crate::value::{AttributeValue, Binary, Item};
 
-/// Writes a typed map (DynamoDB JSON object of attributes) as plain JSON text.
-pub fn item_to_plain(item: &Map<String, Value>) -> String {
+/// Writes a typed item as plain JSON text.
+pub fn item_to_plain(item: &Item<'_>) -> String {
     let mut out = String::new();
     write_map(&mut out, item);
     out
 }
 
-fn write_map(out: &mut String, map: &Map<String, Value>) {
+/// A string as a JSON string literal.
+fn quoted(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
+fn write_map(out: &mut String, item: &Item<'_>) {
     out.push('{');
-    for (i, (name, value)) in map.iter().enumerate() {
+    for (i, (name, value)) in item.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&Value::String(name.clone()).to_string());
+        out.push_str(&quoted(name));
         out.push(':');
         write_value(out, value);
     }
     out.push('}');
 }
 
-fn write_array(out: &mut String, items: &[Value], each: impl Fn(&mut String, &Value)) {
+fn write_array<T>(out: &mut String, items: &[T], each: impl Fn(&mut String, &T)) {
     out.push('[');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -37,21 +42,22 @@ fn write_array(out: &mut String, items: &[Value], each: impl Fn(&mut String, &Va
     out.push(']');
 }
 
-fn write_value(out: &mut String, typed: &Value) {
-    let Some((kind, inner)) = typed.as_object().and_then(|m| m.iter().next()) else {
-        out.push_str(&typed.to_string());
-        return;
-    };
-    match (kind.as_str(), inner) {
-        ("N", Value::String(n)) => out.push_str(&json_number(n)),
-        ("NS", Value::Array(items)) => write_array(out, items, |o, v| {
-            o.push_str(&json_number(v.as_str().unwrap_or("0")))
-        }),
-        ("L", Value::Array(items)) => write_array(out, items, write_value),
-        ("M", Value::Object(map)) => write_map(out, map),
-        ("NULL", _) => out.push_str("null"),
-        // S, B (base64 text), BOOL, SS and BS (arrays of strings) are already plain JSON.
-        (_, inner) => out.push_str(&inner.to_string()),
+fn write_binary(out: &mut String, binary: &Binary<'_>) {
+    out.push_str(&quoted(&binary.base64));
+}
+
+fn write_value(out: &mut String, value: &AttributeValue<'_>) {
+    match value {
+        AttributeValue::S(s) => out.push_str(&quoted(s)),
+        AttributeValue::N(n) => out.push_str(&json_number(n)),
+        AttributeValue::B(b) => write_binary(out, b),
+        AttributeValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        AttributeValue::Null => out.push_str("null"),
+        AttributeValue::Ss(items) => write_array(out, items, |o, s| o.push_str(&quoted(s))),
+        AttributeValue::Ns(items) => write_array(out, items, |o, n| o.push_str(&json_number(n))),
+        AttributeValue::Bs(items) => write_array(out, items, write_binary),
+        AttributeValue::L(items) => write_array(out, items, write_value),
+        AttributeValue::M(map) => write_map(out, map),
     }
 }
 
@@ -81,15 +87,20 @@ pub fn json_number(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde::Deserialize as _;
+    use serde_json::{Value, json};
+
+    fn item(value: Value) -> Item<'static> {
+        Item::deserialize(value).expect("a typed item")
+    }
 
     // Every digit survives: the text is copied, never parsed into a float.
     #[test]
     fn numbers_keep_every_digit() {
-        let item =
+        let typed =
             json!({"n": {"N": "12345678901234567890123456789012345678"}, "f": {"N": "0.10"}});
         assert_eq!(
-            item_to_plain(item.as_object().unwrap()),
+            item_to_plain(&item(typed)),
             r#"{"f":0.10,"n":12345678901234567890123456789012345678}"#
         );
     }
@@ -114,12 +125,12 @@ mod tests {
     // Every type maps to its natural plain JSON shape, and the output parses.
     #[test]
     fn all_types_map_to_plain_json() {
-        let item = json!({
+        let typed = json!({
             "b": {"B": "AAE="}, "bs": {"BS": ["AA=="]}, "t": {"BOOL": true}, "z": {"NULL": true},
             "l": {"L": [{"S": "x"}, {"N": "1"}]}, "m": {"M": {"k": {"NS": ["1", "2.5"]}}},
             "ss": {"SS": ["a", "b"]}, "s": {"S": "q\"uote"}
         });
-        let text = item_to_plain(item.as_object().unwrap());
+        let text = item_to_plain(&item(typed));
         let parsed: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
             parsed,

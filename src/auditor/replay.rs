@@ -8,12 +8,10 @@
 //! reported as an uncertainty; the best reconstruction is still given. This module performs
 //! no IO and reads no clock: the caller passes the time.
 
-use serde::Deserialize as _;
-use serde_json::Value;
-
 use crate::auditor::trail::Entry;
-use crate::diff::Change;
+use crate::document::{ChangeDocument, Stored};
 use crate::patch;
+use crate::record::EventName;
 use crate::timestamp::Timestamp;
 use crate::value::{Item, item_eq};
 
@@ -42,61 +40,6 @@ pub struct Replay {
     pub notes: Vec<String>,
 }
 
-/// A readable document's fields that replay needs.
-struct Doc {
-    event_name: String,
-    time: Option<Timestamp>,
-    time_text: Option<String>,
-    sequence: String,
-    complete: bool,
-    changes: Option<Vec<Change<'static>>>,
-    old_image: Option<Item<'static>>,
-    new_image: Option<Item<'static>>,
-}
-
-fn item_at(doc: &Value, field: &str) -> Result<Option<Item<'static>>, String> {
-    match doc.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => Item::<'static>::deserialize(v.clone())
-            .map(Some)
-            .map_err(|e| format!("{field}: {e}")),
-    }
-}
-
-fn read_doc(doc: &Value) -> Result<Doc, String> {
-    let time_text = doc
-        .pointer("/source/approximate_creation_time")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let changes = match doc.get("changes") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            Vec::<Change<'static>>::deserialize(v.clone()).map_err(|e| format!("changes: {e}"))?,
-        ),
-    };
-    Ok(Doc {
-        event_name: doc
-            .get("event_name")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_owned(),
-        time: time_text.as_deref().and_then(Timestamp::parse_rfc3339),
-        time_text,
-        sequence: doc
-            .pointer("/source/sequence_number")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_owned(),
-        complete: doc
-            .get("complete")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        changes,
-        old_image: item_at(doc, "old_image")?,
-        new_image: item_at(doc, "new_image")?,
-    })
-}
-
 /// Rebuilds the item at `at` (inclusive) from its trail, oldest entry first.
 pub fn replay(entries: &[Entry], at: Timestamp) -> Replay {
     let mut out = Replay {
@@ -107,27 +50,18 @@ pub fn replay(entries: &[Entry], at: Timestamp) -> Replay {
         notes: Vec::new(),
     };
     for (index, entry) in entries.iter().enumerate() {
-        let readable = entry.document.as_ref().filter(|d| d.get("error").is_none());
-        let doc = match readable.map(read_doc) {
-            Some(Ok(doc)) => Some(doc),
-            Some(Err(e)) => {
-                out.uncertainties
-                    .push(format!("{}: document cannot be replayed ({e})", entry.key));
-                None
-            }
-            None => None,
-        };
-        if let Some(doc) = &doc {
-            match doc.time {
+        let doc = entry.stored.as_ref().and_then(Stored::change);
+        if let Some(doc) = doc {
+            match doc.source.created() {
                 Some(t) if t > at => {
-                    if out.applied == 0 && doc.event_name != "INSERT" {
+                    if out.applied == 0 && doc.event_name != EventName::Insert {
                         // The item existed before its first audited change; since when, and
                         // as what, the trail cannot say.
                         out.state = State::Unknown;
                         out.uncertainties.push(format!(
                             "the trail begins at {} with a {}: the item existed before its first audited change",
-                            doc.time_text.as_deref().unwrap_or("?"),
-                            doc.event_name
+                            doc.source.approximate_creation_time.as_deref().unwrap_or("?"),
+                            doc.event_name.as_str()
                         ));
                     }
                     break;
@@ -150,16 +84,20 @@ pub fn replay(entries: &[Entry], at: Timestamp) -> Replay {
             }
             continue;
         };
-        apply_doc(&mut out, &doc, index == 0, &entry.key);
+        apply_doc(&mut out, doc, index == 0, &entry.key);
         out.applied += 1;
-        out.last_change = doc.time_text.clone().or(out.last_change.take());
+        out.last_change = doc
+            .source
+            .approximate_creation_time
+            .clone()
+            .or(out.last_change.take());
     }
     out
 }
 
 /// Applies one document to the state built so far.
-fn apply_doc(out: &mut Replay, doc: &Doc, first: bool, key: &str) {
-    let seq = &doc.sequence;
+fn apply_doc(out: &mut Replay, doc: &ChangeDocument, first: bool, key: &str) {
+    let seq = &doc.source.sequence_number;
     // Cross-check the state so far against the record's view of it.
     let before = match (&out.state, &doc.old_image) {
         (State::Present(state), Some(old)) if !item_eq(state, old) => {
@@ -168,11 +106,11 @@ fn apply_doc(out: &mut Replay, doc: &Doc, first: bool, key: &str) {
             ));
             State::Present(old.clone())
         }
-        (State::Absent, Some(old)) if doc.event_name != "INSERT" => {
+        (State::Absent, Some(old)) if doc.event_name != EventName::Insert => {
             if first {
                 out.notes.push(format!(
                     "the trail begins with a {} (record {seq}): the item existed before its first audited change",
-                    doc.event_name
+                    doc.event_name.as_str()
                 ));
             } else {
                 out.uncertainties.push(format!(
@@ -184,33 +122,21 @@ fn apply_doc(out: &mut Replay, doc: &Doc, first: bool, key: &str) {
         (State::Unknown, Some(old)) => State::Present(old.clone()),
         (state, _) => state.clone(),
     };
-    if doc.event_name == "INSERT" && matches!(before, State::Present(_)) {
+    if doc.event_name == EventName::Insert && matches!(before, State::Present(_)) {
         out.uncertainties.push(format!(
             "{key}: record {seq} creates an item the trail shows as existing (a REMOVE is missing from the trail)"
         ));
     }
-    out.state = match doc.event_name.as_str() {
-        "REMOVE" => State::Absent,
-        "INSERT" | "MODIFY" => {
-            let base = if doc.event_name == "INSERT" {
-                State::Present(Item::default())
-            } else {
-                before
-            };
-            next_state(out, doc, base, key)
-        }
-        other => {
-            out.uncertainties.push(format!(
-                "{key}: record {seq} has an unknown event name {other:?}"
-            ));
-            State::Unknown
-        }
+    out.state = match doc.event_name {
+        EventName::Remove => State::Absent,
+        EventName::Insert => next_state(out, doc, State::Present(Item::default()), key),
+        EventName::Modify => next_state(out, doc, before, key),
     };
 }
 
 /// The state after an INSERT or MODIFY: the changes applied to `base`, else the new image.
-fn next_state(out: &mut Replay, doc: &Doc, base: State, key: &str) -> State {
-    let seq = &doc.sequence;
+fn next_state(out: &mut Replay, doc: &ChangeDocument, base: State, key: &str) -> State {
+    let seq = &doc.source.sequence_number;
     if doc.complete
         && let (State::Present(mut item), Some(changes)) = (base.clone(), doc.changes.as_ref())
     {
@@ -262,19 +188,30 @@ fn next_state(out: &mut Replay, doc: &Doc, base: State, key: &str) -> State {
 mod tests {
     use super::*;
     use crate::auditor::trail::Problem;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn document(name: &str, seq: u32, time: &str, changes: Value, old: Value, new: Value) -> Value {
+        json!({
+            "schema": "ddb-audit/1", "event_id": "e", "event_name": name, "table": "T",
+            "source": {"stream_arn": "arn", "region": "r", "account": "1",
+                       "sequence_number": seq.to_string(), "approximate_creation_time": time},
+            "key": {"pk": {"S": "a"}}, "user_identity": null, "ttl_expiry": false,
+            "complete": !changes.is_null(), "changes": changes, "old_image": old, "new_image": new
+        })
+    }
+
+    fn entry(key: String, document: Value) -> Entry {
+        Entry {
+            key,
+            stored: Some(Stored::from_value(document).expect("a document")),
+            text: None,
+            problems: Vec::new(),
+        }
+    }
 
     fn doc(name: &str, seq: u32, time: &str, changes: Value, old: Value, new: Value) -> Entry {
-        Entry {
-            key: format!("k/{seq:040}-e.json"),
-            document: Some(json!({
-                "schema": "ddb-audit/1", "event_id": "e", "event_name": name, "table": "T",
-                "source": {"sequence_number": seq.to_string(), "approximate_creation_time": time},
-                "key": {"pk": {"S": "a"}}, "user_identity": null, "ttl_expiry": false,
-                "complete": !changes.is_null(), "changes": changes, "old_image": old, "new_image": new
-            })),
-            ..Default::default()
-        }
+        let key = format!("k/{seq:040}-e.json");
+        entry(key, document(name, seq, time, changes, old, new))
     }
 
     fn at(text: &str) -> Timestamp {
@@ -425,9 +362,11 @@ mod tests {
     fn replays_without_images() {
         let mut t = trail();
         for e in &mut t {
-            let d = e.document.as_mut().unwrap().as_object_mut().unwrap();
-            d.remove("old_image");
-            d.remove("new_image");
+            let Some(Stored::Change(d)) = e.stored.as_mut() else {
+                panic!("a change document");
+            };
+            d.old_image = None;
+            d.new_image = None;
         }
         let r = replay(&t, at("2026-11-27T11:30:00.000Z"));
         assert_eq!(present(&r), json!({"n": {"N": "2"}, "pk": {"S": "a"}}));

@@ -4,18 +4,19 @@
 //! returns them in stream order. Stream sequence numbers are increasing but not dense, so a
 //! missing number proves nothing: what reveals tampering is the bucket's version history (an
 //! object with a second version was overwritten; a delete marker hides a deleted one). The
-//! types and their assembly are pure; only [`read`] talks to S3 (through [`crate::bucket`]).
+//! types and their assembly are pure; only [`read`] reads the bucket (through the
+//! [`Bucket`] port).
 
-use serde_json::Value;
-
+use crate::concurrent;
+use crate::document::Stored;
 use crate::store::bucket::{Bucket, BucketError, VersionRow};
 
 /// One object of the trail, in key order (which is stream order).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     pub key: String,
-    /// The document stored in the object's current version, when there is one that parses.
-    pub document: Option<Value>,
+    /// The document stored in the object's current version, when there is one that reads.
+    pub stored: Option<Stored>,
     /// That document's text exactly as stored (for `history --json`).
     pub text: Option<String>,
     /// What makes this object untrustworthy or unusable, if anything.
@@ -98,42 +99,31 @@ pub fn history_problems(history: &KeyHistory) -> Vec<Problem> {
     problems
 }
 
-/// Parses one record-mode object: a single document (or an error document).
-pub fn parse_object(body: &[u8]) -> Result<Value, Problem> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| Problem::NotADocument {
-        reason: e.to_string(),
-    })?;
-    if !value.is_object() || value.get("schema").and_then(Value::as_str) != Some(crate::SCHEMA_ID) {
-        return Err(Problem::NotADocument {
-            reason: format!("no \"schema\": \"{}\"", crate::SCHEMA_ID),
-        });
-    }
-    Ok(value)
-}
-
 /// Builds an entry from a key's history and (when not deleted) its current content.
 pub fn entry(history: &KeyHistory, body: Option<&[u8]>) -> Entry {
     let mut problems = history_problems(history);
     let mut text = None;
-    let document = match body.map(parse_object) {
-        Some(Ok(doc)) => {
+    let stored = match body.map(Stored::from_slice) {
+        Some(Ok(stored)) => {
             text = body.map(|b| String::from_utf8_lossy(b).trim_end().to_owned());
-            if let Some(message) = doc.pointer("/error/message").and_then(Value::as_str) {
+            if let Stored::Unreadable(doc) = &stored {
                 problems.push(Problem::Unreadable {
-                    message: message.to_owned(),
+                    message: doc.error.message.clone(),
                 });
             }
-            Some(doc)
+            Some(stored)
         }
-        Some(Err(problem)) => {
-            problems.push(problem);
+        Some(Err(error)) => {
+            problems.push(Problem::NotADocument {
+                reason: error.to_string(),
+            });
             None
         }
         None => None,
     };
     Entry {
         key: history.key.clone(),
-        document,
+        stored,
         text,
         problems,
     }
@@ -144,40 +134,42 @@ const IN_FLIGHT: usize = 8;
 
 /// Reads every object under `item_prefix`, in stream order, with the problems found.
 /// Returns `None` when nothing (no object, no delete marker) was ever written there.
-pub async fn read(bucket: &Bucket, item_prefix: &str) -> Result<Option<Vec<Entry>>, BucketError> {
+pub async fn read<B: Bucket>(
+    bucket: &B,
+    item_prefix: &str,
+) -> Result<Option<Vec<Entry>>, BucketError> {
     let rows = bucket.list_versions(item_prefix).await?;
     if rows.is_empty() {
         return Ok(None);
     }
     let histories = group_versions(&rows);
-    let mut bodies: Vec<Option<Vec<u8>>> = vec![None; histories.len()];
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut pending = histories
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| !h.deleted && h.versions > 0)
-        .map(|(i, h)| (i, h.key.clone()));
-    loop {
-        while tasks.len() < IN_FLIGHT {
-            let Some((index, key)) = pending.next() else {
-                break;
-            };
+    // Deleted objects have no current content to fetch.
+    let present = histories.iter().filter(|h| !h.deleted && h.versions > 0);
+    let fetched = concurrent::bounded(
+        present.map(|h| h.key.clone()),
+        IN_FLIGHT,
+        |key| {
             let bucket = bucket.clone();
-            tasks.spawn(async move { bucket.get(&key).await.map(|f| (index, f.body)) });
-        }
-        let Some(joined) = tasks.join_next().await else {
-            break;
+            async move { bucket.get(&key).await.map(|f| f.body) }
+        },
+        |_| {},
+    )
+    .await;
+    let mut bodies = fetched.into_iter();
+    let mut entries = Vec::with_capacity(histories.len());
+    for history in &histories {
+        let body = if !history.deleted && history.versions > 0 {
+            let body = bodies.next().expect("one result per fetch");
+            Some(body.map_err(|source| BucketError::Interrupted {
+                action: format!("reading {}", history.key),
+                source,
+            })??)
+        } else {
+            None
         };
-        let (index, body) = joined.expect("a fetch task panicked")?;
-        bodies[index] = Some(body);
+        entries.push(entry(history, body.as_deref()));
     }
-    Ok(Some(
-        histories
-            .iter()
-            .zip(&bodies)
-            .map(|(h, body)| entry(h, body.as_deref()))
-            .collect(),
-    ))
+    Ok(Some(entries))
 }
 
 #[cfg(test)]
@@ -239,7 +231,7 @@ mod tests {
             }]
         );
         let garbage = entry(&h, Some(b"nope"));
-        assert!(garbage.document.is_none());
+        assert!(garbage.stored.is_none());
         assert!(matches!(
             garbage.problems[..],
             [Problem::NotADocument { .. }]

@@ -11,18 +11,16 @@ use std::io::Read as _;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use serde::Deserialize as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::auditor::report::Report;
 use crate::auditor::trail::{KeyHistory, group_versions};
+use crate::concurrent;
+use crate::document::{ChangeDocument, ErrorDocument, SCHEMA, Stored};
 use crate::key;
-use crate::record::StreamRecord;
+use crate::record::{EventName, StreamRecord};
 use crate::store::bucket::{Bucket, BucketError, Fetched, Retention};
-use crate::timestamp::Timestamp;
-use crate::value::Item;
-
-use crate::document::SCHEMA;
 
 /// Said of an object whose content gives no key to compare with.
 const NO_KEY: &str = "(no key can be computed from its content)";
@@ -164,68 +162,68 @@ pub fn sha256_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
 }
 
+/// Why an object's content cannot be split into documents.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("not gzip UTF-8 text: {0}")]
+    Gzip(#[source] std::io::Error),
+    #[error("not UTF-8: {0}")]
+    Utf8(#[source] std::str::Utf8Error),
+}
+
 /// Splits an object's content into its documents: one JSON document, or gzip JSON Lines.
-pub fn documents(key: &str, fetched: &Fetched) -> Result<Vec<String>, String> {
+pub fn documents(key: &str, fetched: &Fetched) -> Result<Vec<String>, DecodeError> {
     let gzip = key.ends_with(".gz") || fetched.content_encoding.as_deref() == Some("gzip");
     if gzip {
         let mut text = String::new();
         flate2::read::GzDecoder::new(&fetched.body[..])
             .read_to_string(&mut text)
-            .map_err(|e| format!("not gzip UTF-8 text: {e}"))?;
+            .map_err(DecodeError::Gzip)?;
         Ok(text
             .lines()
             .filter(|l| !l.trim().is_empty())
             .map(str::to_owned)
             .collect())
     } else {
-        let text = std::str::from_utf8(&fetched.body).map_err(|e| format!("not UTF-8: {e}"))?;
+        let text = std::str::from_utf8(&fetched.body).map_err(DecodeError::Utf8)?;
         Ok(vec![text.to_owned()])
     }
 }
 
 /// The key the function gives one readable document in record mode.
-fn record_key_of(prefix: &str, doc: &Value) -> Option<String> {
-    let keys = Item::<'static>::deserialize(doc.get("key")?.clone()).ok()?;
+fn record_key_of(prefix: &str, doc: &ChangeDocument) -> String {
     let record = StreamRecord {
-        event_id: doc.get("event_id")?.as_str()?.to_owned().into(),
-        event_name: crate::record::EventName::Insert,
+        event_id: doc.event_id.as_str().into(),
+        event_name: EventName::Insert,
         event_version: None,
         region: "".into(),
         stream_arn: "".into(),
-        table: doc.get("table")?.as_str()?.to_owned(),
+        table: doc.table.clone(),
         account: String::new(),
-        sequence_number: doc
-            .pointer("/source/sequence_number")?
-            .as_str()?
-            .to_owned()
-            .into(),
+        sequence_number: doc.source.sequence_number.as_str().into(),
         approximate_creation_time: None,
         size_bytes: None,
         stream_view_type: None,
-        keys,
+        keys: doc.key.clone(),
         old_image: None,
         new_image: None,
         user_identity: None,
     };
-    Some(key::record_key(prefix, &record))
+    key::record_key(prefix, &record)
 }
 
 /// Whether `key` is the key the function gives this error document (`text`, the whole
 /// object). A missing eventID is stood in for by the hash of the document itself.
-fn unreadable_key_matches(prefix: &str, key: &str, text: &str, doc: &Value) -> bool {
-    let event_id = doc.get("event_id").and_then(Value::as_str);
-    let sequence = match doc.get("raw") {
-        Some(Value::Object(_)) => Some(
-            doc.pointer("/raw/dynamodb/SequenceNumber")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        ),
+fn unreadable_key_matches(prefix: &str, key: &str, text: &str, doc: &ErrorDocument) -> bool {
+    let event_id = doc.event_id.as_deref();
+    let sequence = match &doc.raw {
+        Some(Value::Object(_)) => Some(doc.raw_sequence_number()),
         // A record kept as a string is not strict JSON: the function read its sequence
         // number leniently, which is not repeated here; only the rest of the key is checked.
         _ => None,
     };
     match sequence {
-        Some(seq) => key == key::unreadable_key(prefix, event_id, seq.as_deref(), text.as_bytes()),
+        Some(seq) => key == key::unreadable_key(prefix, event_id, seq, text.as_bytes()),
         None => {
             let any = key::unreadable_key(prefix, event_id, Some("0"), text.as_bytes());
             let (dir, leaf) = any.rsplit_once('/').unwrap_or_default();
@@ -237,31 +235,32 @@ fn unreadable_key_matches(prefix: &str, key: &str, text: &str, doc: &Value) -> b
 }
 
 /// The key the function gives a batch object whose first document is `first`.
-fn batch_key_of(prefix: &str, first: &Value) -> Option<String> {
-    let table = first.get("table")?.as_str()?;
-    let created = first
-        .pointer("/source/approximate_creation_time")
-        .and_then(Value::as_str)
-        .and_then(Timestamp::parse_rfc3339);
-    let (dt, hour) = key::batch_partition(created);
-    let seq = first.pointer("/source/sequence_number")?.as_str()?;
-    Some(key::batch_key(prefix, table, &dt, &hour, seq))
+fn batch_key_of(prefix: &str, first: &ChangeDocument) -> String {
+    let (dt, hour) = key::batch_partition(first.source.created());
+    key::batch_key(
+        prefix,
+        &first.table,
+        &dt,
+        &hour,
+        &first.source.sequence_number,
+    )
 }
 
 /// The metadata the function stores on a batch object holding `docs`, as (name, value).
-fn batch_metadata_of(docs: &[Value]) -> Vec<(&'static str, Option<String>)> {
-    let text = |d: Option<&Value>, pointer: &str| {
-        d.and_then(|d| d.pointer(pointer))
-            .and_then(Value::as_str)
-            .map(key::metadata_value)
+fn batch_metadata_of(docs: &[Stored]) -> Vec<(&'static str, Option<String>)> {
+    let sequence = |d: Option<&Stored>| {
+        d.and_then(Stored::change)
+            .map(|d| key::metadata_value(&d.source.sequence_number))
     };
     vec![
         (key::RECORDS, Some(docs.len().to_string())),
+        (key::LAST_SEQUENCE_NUMBER, sequence(docs.last())),
         (
-            key::LAST_SEQUENCE_NUMBER,
-            text(docs.last(), "/source/sequence_number"),
+            key::FIRST_EVENT_ID,
+            docs.first()
+                .and_then(Stored::event_id)
+                .map(key::metadata_value),
         ),
-        (key::FIRST_EVENT_ID, text(docs.first(), "/event_id")),
     ]
 }
 
@@ -294,35 +293,40 @@ pub fn check_object(
     }
     let lines = match documents(key, fetched) {
         Ok(lines) => lines,
-        Err(reason) => {
-            findings.push(Finding::NotDecodable { reason });
+        Err(error) => {
+            findings.push(Finding::NotDecodable {
+                reason: error.to_string(),
+            });
             return (0, findings);
         }
     };
-    let mut docs = Vec::new();
+    // Documents that parse as JSON, and those of them that are valid and read typed.
+    let (mut parsed, mut docs) = (0, Vec::new());
     for (i, line) in lines.iter().enumerate() {
-        match serde_json::from_str::<Value>(line) {
-            Ok(doc) => {
-                if let Some(reason) = validators.check(&doc) {
-                    findings.push(Finding::SchemaInvalid {
-                        line: i + 1,
-                        reason,
-                    });
-                }
-                docs.push(doc);
+        let invalid = |reason| Finding::SchemaInvalid {
+            line: i + 1,
+            reason,
+        };
+        let value = match serde_json::from_str::<Value>(line) {
+            Ok(value) => value,
+            Err(error) => {
+                findings.push(invalid(format!("not JSON: {error}")));
+                continue;
             }
-            Err(e) => findings.push(Finding::SchemaInvalid {
-                line: i + 1,
-                reason: format!("not JSON: {e}"),
-            }),
+        };
+        parsed += 1;
+        if let Some(reason) = validators.check(&value) {
+            findings.push(invalid(reason));
+            continue;
+        }
+        // A schema-valid document always reads typed; were it not to, say why.
+        match Stored::from_value(value) {
+            Ok(doc) => docs.push(doc),
+            Err(error) => findings.push(invalid(error.to_string())),
         }
     }
-    if docs.len() != lines.len()
-        || findings
-            .iter()
-            .any(|f| matches!(f, Finding::SchemaInvalid { .. }))
-    {
-        return (docs.len(), findings);
+    if docs.len() != lines.len() {
+        return (parsed, findings);
     }
     if key.ends_with(".jsonl.gz") {
         for (name, expected) in batch_metadata_of(&docs) {
@@ -335,7 +339,11 @@ pub fn check_object(
                 });
             }
         }
-        match docs.first().and_then(|first| batch_key_of(prefix, first)) {
+        match docs
+            .first()
+            .and_then(Stored::change)
+            .map(|first| batch_key_of(prefix, first))
+        {
             Some(expected) if expected == key => {}
             Some(expected) => findings.push(Finding::WrongKey { expected }),
             None => findings.push(Finding::WrongKey {
@@ -345,13 +353,9 @@ pub fn check_object(
         return (docs.len(), findings);
     }
     match docs.as_slice() {
-        [doc] if doc.get("error").is_some() => {
-            let message = doc
-                .pointer("/error/message")
-                .and_then(Value::as_str)
-                .unwrap_or("?");
+        [Stored::Unreadable(doc)] => {
             findings.push(Finding::Unreadable {
-                message: message.to_owned(),
+                message: doc.error.message.clone(),
             });
             if !unreadable_key_matches(prefix, key, &lines[0], doc) {
                 findings.push(Finding::WrongKey {
@@ -361,13 +365,12 @@ pub fn check_object(
                 });
             }
         }
-        [doc] => match record_key_of(prefix, doc) {
-            Some(expected) if expected == key => {}
-            Some(expected) => findings.push(Finding::WrongKey { expected }),
-            None => findings.push(Finding::WrongKey {
-                expected: NO_KEY.into(),
-            }),
-        },
+        [Stored::Change(doc)] => {
+            let expected = record_key_of(prefix, doc);
+            if expected != key {
+                findings.push(Finding::WrongKey { expected });
+            }
+        }
         _ => findings.push(Finding::WrongKey {
             expected: NO_KEY.into(),
         }),
@@ -375,61 +378,43 @@ pub fn check_object(
     (docs.len(), findings)
 }
 
-/// What `verify` found.
-#[derive(Debug, Default)]
-pub struct Report {
-    pub objects: usize,
-    pub documents: usize,
-    pub unreadable: usize,
-    /// `(key, finding)` for every finding, in key order.
-    pub findings: Vec<(String, Finding)>,
-}
+/// Objects checked at once.
+const IN_FLIGHT: usize = 16;
 
-impl Report {
-    pub fn problems(&self) -> usize {
-        self.findings.iter().filter(|(_, f)| f.is_problem()).count()
-    }
-
-    /// The summary and each finding, as printed.
-    pub fn render(&self, bucket: &str, prefix: &str) -> String {
-        let mut out = String::new();
-        for (key, finding) in &self.findings {
-            let tag = if finding.is_problem() {
-                "PROBLEM"
-            } else {
-                "note"
-            };
-            out.push_str(&format!("{tag}  {key}: {finding}\n"));
+/// Checks one object: its history, then (unless deleted) its content and lock.
+async fn check_one<B: Bucket>(
+    bucket: B,
+    validators: Arc<Validators>,
+    prefix: String,
+    history: KeyHistory,
+) -> Result<(usize, Vec<Finding>), BucketError> {
+    if history.deleted || history.versions == 0 {
+        let mut findings = vec![Finding::Deleted];
+        if history.versions > 1 {
+            findings.push(Finding::Overwritten {
+                versions: history.versions,
+            });
         }
-        let bad_objects = {
-            let mut keys: Vec<&str> = self
-                .findings
-                .iter()
-                .filter(|(_, f)| f.is_problem())
-                .map(|(k, _)| k.as_str())
-                .collect();
-            keys.dedup();
-            keys.len()
-        };
-        out.push_str(&format!(
-            "verified s3://{bucket}/{prefix}: {} objects, {} documents ({} unreadable records kept as error documents)\n",
-            self.objects, self.documents, self.unreadable
-        ));
-        if bad_objects == 0 {
-            out.push_str("OK: every object is a schema-valid document under its own key, matches its stored SHA-256, is locked, and was never overwritten or deleted\n");
-        } else {
-            out.push_str(&format!(
-                "FAILED: {} problems in {bad_objects} objects\n",
-                self.problems()
-            ));
-        }
-        out
+        return Ok((0, findings));
     }
+    let fetched = bucket.get(&history.key).await?;
+    // GET carries the lock headers; HEAD is asked only to confirm a missing lock.
+    let retention = match fetched.retention.mode {
+        Some(_) => fetched.retention.clone(),
+        None => bucket.retention(&history.key).await?,
+    };
+    Ok(check_object(
+        &validators,
+        &prefix,
+        &history,
+        &fetched,
+        &retention,
+    ))
 }
 
 /// Checks every object under `prefix`; `progress` is called every `every` objects.
-pub async fn run(
-    bucket: &Bucket,
+pub async fn run<B: Bucket>(
+    bucket: &B,
     prefix: &str,
     every: usize,
     progress: impl Fn(usize, usize),
@@ -438,52 +423,31 @@ pub async fn run(
     let histories = group_versions(&rows);
     let total = histories.len();
     let validators = Arc::new(Validators::new());
+    let keys: Vec<String> = histories.iter().map(|h| h.key.clone()).collect();
+    let results = concurrent::bounded(
+        histories,
+        IN_FLIGHT,
+        |history| {
+            check_one(
+                bucket.clone(),
+                Arc::clone(&validators),
+                prefix.to_owned(),
+                history,
+            )
+        },
+        |done| {
+            if every > 0 && done.is_multiple_of(every) {
+                progress(done, total);
+            }
+        },
+    )
+    .await;
     let mut report = Report::default();
-    let mut results: Vec<(usize, String, usize, Vec<Finding>)> = Vec::with_capacity(total);
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut done = 0usize;
-    const IN_FLIGHT: usize = 16;
-    let mut pending = histories.into_iter().enumerate();
-    loop {
-        while tasks.len() < IN_FLIGHT {
-            let Some((index, history)) = pending.next() else {
-                break;
-            };
-            let (bucket, validators, prefix) =
-                (bucket.clone(), validators.clone(), prefix.to_owned());
-            tasks.spawn(async move {
-                if history.deleted || history.versions == 0 {
-                    let mut findings = vec![Finding::Deleted];
-                    if history.versions > 1 {
-                        findings.push(Finding::Overwritten {
-                            versions: history.versions,
-                        });
-                    }
-                    return Ok((index, history.key, 0, findings));
-                }
-                let fetched = bucket.get(&history.key).await?;
-                // GET carries the lock headers; HEAD is asked only to confirm a missing lock.
-                let retention = match fetched.retention.mode {
-                    Some(_) => fetched.retention.clone(),
-                    None => bucket.retention(&history.key).await?,
-                };
-                let (docs, findings) =
-                    check_object(&validators, &prefix, &history, &fetched, &retention);
-                Ok::<_, BucketError>((index, history.key, docs, findings))
-            });
-        }
-        let Some(joined) = tasks.join_next().await else {
-            break;
-        };
-        let result = joined.expect("verify task panicked")?;
-        results.push(result);
-        done += 1;
-        if every > 0 && done.is_multiple_of(every) {
-            progress(done, total);
-        }
-    }
-    results.sort_by_key(|r| r.0);
-    for (_, key, docs, findings) in results {
+    for (key, result) in keys.into_iter().zip(results) {
+        let (docs, findings) = result.map_err(|source| BucketError::Interrupted {
+            action: format!("checking {key}"),
+            source,
+        })??;
         report.objects += 1;
         report.documents += docs;
         report.unreadable += findings

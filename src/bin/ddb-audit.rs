@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use ddb_audit::RenderOptions;
 use ddb_audit::auditor::command::{self, CommandError, ItemRef, Location};
+use ddb_audit::store::bucket::S3Bucket;
 use ddb_audit::transform::{TransformError, transform};
 
 /// Audit documents from DynamoDB Streams: what changed, attribute by attribute; and the
@@ -107,7 +108,9 @@ async fn run(cli: Cli) -> Result<i32, CommandError> {
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
     match &cli.command {
         Command::History { item: args, json } => {
+            let bucket = S3Bucket::from_env(&args.bucket.bucket).await?;
             command::history(
+                &bucket,
                 &location(&args.bucket),
                 &item(args),
                 *json,
@@ -122,7 +125,9 @@ async fn run(cli: Cli) -> Result<i32, CommandError> {
             plain,
         } => {
             let time = command::parse_at(at, ddb_audit::clock::now())?;
+            let bucket = S3Bucket::from_env(&args.bucket.bucket).await?;
             command::replay(
+                &bucket,
                 &location(&args.bucket),
                 &item(args),
                 time,
@@ -132,7 +137,10 @@ async fn run(cli: Cli) -> Result<i32, CommandError> {
             )
             .await
         }
-        Command::Verify { bucket } => command::verify(&location(bucket), &mut out, &mut err).await,
+        Command::Verify { bucket: args } => {
+            let bucket = S3Bucket::from_env(&args.bucket).await?;
+            command::verify(&bucket, &location(args), &mut out, &mut err).await
+        }
         Command::Transform { .. } => unreachable!("transform runs without a runtime"),
     }
 }

@@ -1,14 +1,23 @@
-//! The audit bucket, read side: the only place the CLI talks to S3.
+//! The audit bucket, read side: the port the auditor's commands read through ([`Bucket`]),
+//! its S3 adapter ([`S3Bucket`]) and its in-memory twin ([`MemoryBucket`]).
 //!
-//! Lists keys and versions, fetches objects with the checksum S3 stored at write time, and
-//! reads Object Lock retention from the object's headers (moto's GetObjectRetention is
-//! broken in server mode, and the headers carry the same facts). It never writes or
-//! deletes. The client honours the same settings as the function: the SDK's
-//! `AWS_ENDPOINT_URL_S3`, `AWS_REGION` and credentials chain, plus `AUDIT_S3_FORCE_PATH_STYLE`.
+//! The port lists keys and versions, fetches objects with the checksum stored at write time,
+//! and reads Object Lock retention. It never writes or deletes. The S3 adapter reads the
+//! retention from the object's headers (moto's GetObjectRetention is broken in server mode,
+//! and the headers carry the same facts), and honours the same settings as the function:
+//! the SDK's `AWS_ENDPOINT_URL_S3`, `AWS_REGION` and credentials chain, plus
+//! `AUDIT_S3_FORCE_PATH_STYLE`. The memory adapter is a real bucket with versions and delete
+//! markers, for the commands' tests.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::ChecksumMode;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 
 /// Why the bucket could not be read. The message is one line, fit for a terminal.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +30,13 @@ pub enum BucketError {
         message: String,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A read task ended without a result (see [`crate::concurrent`]).
+    #[error("{action}: {source}")]
+    Interrupted {
+        action: String,
+        #[source]
+        source: crate::concurrent::Panicked,
     },
 }
 
@@ -45,7 +61,7 @@ pub struct Fetched {
     /// Object Lock retention, from the GET's headers (S3 sends them as it does on HEAD).
     pub retention: Retention,
     /// User metadata (names lower case, without `x-amz-meta-`).
-    pub metadata: std::collections::BTreeMap<String, String>,
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// The Object Lock retention on an object, from its headers.
@@ -57,9 +73,45 @@ pub struct Retention {
     pub retain_until: Option<String>,
 }
 
-/// A bucket and the client that reads it.
+/// Reads the audit bucket. Clones are cheap and share the connection, so concurrent reads
+/// each take one.
+pub trait Bucket: Clone + Send + Sync + 'static {
+    /// The bucket's name, for messages.
+    fn name(&self) -> &str;
+
+    /// Checks that the bucket exists and is reachable, for a clear first error.
+    fn check(&self) -> impl Future<Output = Result<(), BucketError>> + Send;
+
+    /// Every key under `prefix` (current versions), ascending.
+    fn list_keys(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, BucketError>> + Send;
+
+    /// The common prefixes one level below `prefix` (e.g. `table=T/` under `audit/`).
+    fn list_prefixes(
+        &self,
+        prefix: &str,
+        delimiter: &str,
+    ) -> impl Future<Output = Result<Vec<String>, BucketError>> + Send;
+
+    /// Every version and delete marker under `prefix`: keys ascending, each key's versions
+    /// newest first.
+    fn list_versions(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<VersionRow>, BucketError>> + Send;
+
+    /// The current version of `key`, with the SHA-256 stored for it.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Fetched, BucketError>> + Send;
+
+    /// The Object Lock retention of the current version of `key`.
+    fn retention(&self, key: &str) -> impl Future<Output = Result<Retention, BucketError>> + Send;
+}
+
+/// An S3 bucket and the client that reads it.
 #[derive(Debug, Clone)]
-pub struct Bucket {
+pub struct S3Bucket {
     client: Client,
     name: String,
 }
@@ -119,7 +171,7 @@ where
     }
 }
 
-impl Bucket {
+impl S3Bucket {
     /// Builds the client from the environment (as the function does) for bucket `name`.
     pub async fn from_env(name: &str) -> Result<Self, BucketError> {
         let path_style = super::force_path_style(|k| std::env::var(k).ok())?;
@@ -128,13 +180,14 @@ impl Bucket {
             name: name.to_owned(),
         })
     }
+}
 
-    pub fn name(&self) -> &str {
+impl Bucket for S3Bucket {
+    fn name(&self) -> &str {
         &self.name
     }
 
-    /// Checks that the bucket exists and is reachable, for a clear first error.
-    pub async fn check(&self) -> Result<(), BucketError> {
+    async fn check(&self) -> Result<(), BucketError> {
         self.client
             .head_bucket()
             .bucket(&self.name)
@@ -156,7 +209,7 @@ impl Bucket {
     }
 
     /// Every key under `prefix` (current versions), ascending; `delimiter` groups like `ls`.
-    pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, BucketError> {
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, BucketError> {
         let mut keys = Vec::new();
         let mut pages = self
             .client
@@ -178,7 +231,7 @@ impl Bucket {
     }
 
     /// The common prefixes one level below `prefix` (e.g. `table=T/` under `audit/`).
-    pub async fn list_prefixes(
+    async fn list_prefixes(
         &self,
         prefix: &str,
         delimiter: &str,
@@ -205,7 +258,7 @@ impl Bucket {
     }
 
     /// Every version and delete marker under `prefix`.
-    pub async fn list_versions(&self, prefix: &str) -> Result<Vec<VersionRow>, BucketError> {
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<VersionRow>, BucketError> {
         let mut rows = Vec::new();
         let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
         loop {
@@ -253,7 +306,7 @@ impl Bucket {
     }
 
     /// The current version of `key`, with the SHA-256 S3 stored for it.
-    pub async fn get(&self, key: &str) -> Result<Fetched, BucketError> {
+    async fn get(&self, key: &str) -> Result<Fetched, BucketError> {
         let action = || format!("reading s3://{}/{key}", self.name);
         let out = self
             .client
@@ -297,7 +350,7 @@ impl Bucket {
     }
 
     /// The Object Lock retention of the current version of `key`, from its headers.
-    pub async fn retention(&self, key: &str) -> Result<Retention, BucketError> {
+    async fn retention(&self, key: &str) -> Result<Retention, BucketError> {
         let out = self
             .client
             .head_object()
@@ -312,5 +365,202 @@ impl Bucket {
                 .object_lock_retain_until_date()
                 .and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
         })
+    }
+}
+
+/// One version of a key in a [`MemoryBucket`]: an object, or a delete marker.
+#[derive(Debug, Clone)]
+enum MemoryVersion {
+    Object(Fetched),
+    DeleteMarker { version_id: String },
+}
+
+/// A real in-memory bucket with versioning: what the function writes (one version per key,
+/// checksum and lock set) and what tampering leaves behind (a second version, a delete
+/// marker, an object without checksum or lock).
+#[derive(Debug, Clone)]
+pub struct MemoryBucket {
+    name: String,
+    /// Each key's versions, oldest first.
+    keys: Arc<Mutex<BTreeMap<String, Vec<MemoryVersion>>>>,
+}
+
+/// The retention a [`MemoryBucket`] puts on what [`MemoryBucket::put`] stores, as a bucket
+/// with a default Object Lock retention does.
+pub const MEMORY_RETENTION: (&str, &str) = ("COMPLIANCE", "2036-12-03T00:00:00Z");
+
+impl MemoryBucket {
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            keys: Arc::default(),
+        }
+    }
+
+    fn keys(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<MemoryVersion>>> {
+        // A panicking test thread must not hide the bucket from the assertions.
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stores a new version of `key` as the function does: with its SHA-256 and the
+    /// bucket's default retention. A second put of a key is an overwrite.
+    pub fn put(&self, key: &str, body: Vec<u8>, metadata: BTreeMap<String, String>) {
+        let checksum = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&body));
+        let content_encoding = key.ends_with(".gz").then(|| "gzip".to_owned());
+        self.put_version(
+            key,
+            Fetched {
+                body,
+                checksum_sha256: Some(checksum),
+                content_encoding,
+                version_id: None,
+                retention: Retention {
+                    mode: Some(MEMORY_RETENTION.0.to_owned()),
+                    retain_until: Some(MEMORY_RETENTION.1.to_owned()),
+                },
+                metadata,
+            },
+        );
+    }
+
+    /// Stores a new version of `key` exactly as given (its version id is assigned).
+    pub fn put_version(&self, key: &str, mut fetched: Fetched) {
+        let mut keys = self.keys();
+        let versions = keys.entry(key.to_owned()).or_default();
+        fetched.version_id = Some(format!("v{}", versions.len() + 1));
+        versions.push(MemoryVersion::Object(fetched));
+    }
+
+    /// Deletes `key` as a versioned bucket does: a delete marker hides its versions.
+    pub fn delete(&self, key: &str) {
+        let mut keys = self.keys();
+        let versions = keys.entry(key.to_owned()).or_default();
+        let version_id = format!("v{}", versions.len() + 1);
+        versions.push(MemoryVersion::DeleteMarker { version_id });
+    }
+
+    fn current(&self, key: &str) -> Result<Fetched, BucketError> {
+        match self.keys().get(key).and_then(|v| v.last()) {
+            Some(MemoryVersion::Object(fetched)) => Ok(fetched.clone()),
+            _ => Err(BucketError::Request {
+                action: format!("reading memory://{}/{key}", self.name),
+                message: "no such key".to_owned(),
+                source: "NoSuchKey".into(),
+            }),
+        }
+    }
+}
+
+impl Bucket for MemoryBucket {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn check(&self) -> Result<(), BucketError> {
+        Ok(())
+    }
+
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, BucketError> {
+        Ok(self
+            .keys()
+            .iter()
+            .filter(|(key, versions)| {
+                key.starts_with(prefix) && matches!(versions.last(), Some(MemoryVersion::Object(_)))
+            })
+            .map(|(key, _)| key.clone())
+            .collect())
+    }
+
+    async fn list_prefixes(
+        &self,
+        prefix: &str,
+        delimiter: &str,
+    ) -> Result<Vec<String>, BucketError> {
+        let mut out: Vec<String> = Vec::new();
+        for key in self.list_keys(prefix).await? {
+            let rest = &key[prefix.len()..];
+            if let Some(end) = rest.find(delimiter) {
+                let common = format!("{prefix}{}", &rest[..end + delimiter.len()]);
+                if out.last() != Some(&common) {
+                    out.push(common);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn list_versions(&self, prefix: &str) -> Result<Vec<VersionRow>, BucketError> {
+        let keys = self.keys();
+        let mut rows = Vec::new();
+        for (key, versions) in keys.range(prefix.to_owned()..) {
+            if !key.starts_with(prefix) {
+                break;
+            }
+            let latest = versions.len() - 1;
+            for (index, version) in versions.iter().enumerate().rev() {
+                let (version_id, delete_marker) = match version {
+                    MemoryVersion::Object(fetched) => (fetched.version_id.clone(), false),
+                    MemoryVersion::DeleteMarker { version_id } => (Some(version_id.clone()), true),
+                };
+                rows.push(VersionRow {
+                    key: key.clone(),
+                    version_id,
+                    is_latest: index == latest,
+                    delete_marker,
+                });
+            }
+        }
+        Ok(rows)
+    }
+
+    async fn get(&self, key: &str) -> Result<Fetched, BucketError> {
+        self.current(key)
+    }
+
+    async fn retention(&self, key: &str) -> Result<Retention, BucketError> {
+        self.current(key).map(|fetched| fetched.retention)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memory bucket lists like S3: keys ascending, each key's versions newest first,
+    /// a delete marker hiding the key from plain listings and reads.
+    #[tokio::test]
+    async fn memory_bucket_lists_versions_like_s3() {
+        let bucket = MemoryBucket::new("b");
+        bucket.put("a/1", b"one".to_vec(), BTreeMap::new());
+        bucket.put("a/2", b"two".to_vec(), BTreeMap::new());
+        bucket.put("a/2", b"forged".to_vec(), BTreeMap::new());
+        bucket.put("a/x/3", b"three".to_vec(), BTreeMap::new());
+        bucket.delete("a/1");
+        let rows = bucket.list_versions("a/").await.unwrap();
+        let shown: Vec<(&str, Option<&str>, bool, bool)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.key.as_str(),
+                    r.version_id.as_deref(),
+                    r.is_latest,
+                    r.delete_marker,
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("a/1", Some("v2"), true, true),
+                ("a/1", Some("v1"), false, false),
+                ("a/2", Some("v2"), true, false),
+                ("a/2", Some("v1"), false, false),
+                ("a/x/3", Some("v1"), true, false),
+            ]
+        );
+        assert_eq!(bucket.list_keys("a/").await.unwrap(), ["a/2", "a/x/3"]);
+        assert_eq!(bucket.list_prefixes("a/", "/").await.unwrap(), ["a/x/"]);
+        assert_eq!(bucket.get("a/2").await.unwrap().body, b"forged");
+        assert!(bucket.get("a/1").await.is_err());
     }
 }
