@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::SCHEMA_ID;
 use crate::diff::Change;
-use crate::record::EventName;
+use crate::record::{EventName, StreamArn};
 use crate::timestamp::Timestamp;
 use crate::value::Item;
 
@@ -98,7 +98,7 @@ impl ErrorDocument {
     /// The table named by the raw record's `eventSourceARN`, when it has a readable one.
     pub fn raw_table(&self) -> Option<&str> {
         let arn = self.raw.as_ref()?.get("eventSourceARN")?.as_str()?;
-        arn.split(":table/").nth(1)?.split('/').next()
+        StreamArn::parse(arn).map(|arn| arn.table)
     }
 
     /// The raw record's `dynamodb.Keys`, when they are readable typed values.
