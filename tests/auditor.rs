@@ -141,6 +141,7 @@ fn history_of_an_intact_trail_reads_as_a_timeline() {
     let expected = "\
 Orders  pk=\"o#1\"
 3 records
+(path: old → new; ∅ no value; <<…>> a set, +added −removed; seq the stream's sequence number)
 
 2026-11-27T10:00:00.000Z  INSERT  seq 100
     /pk: ∅ → \"o#1\"
@@ -170,23 +171,35 @@ fn replay_of_an_intact_trail_gives_each_state() {
         (
             0,
             "null\n".to_owned(),
-            "ddb-audit: the item did not exist at 2026-11-27T09:00:00.000Z (its first record is later)\n".to_owned()
+            "ddb-audit: Orders pk=\"o#1\" as of 2026-11-27T09:00:00.000Z: 0 of 3 records applied\n\
+             ddb-audit: the item did not exist at 2026-11-27T09:00:00.000Z (its first record is later)\n"
+                .to_owned()
         )
     );
     assert_eq!(
         replay(&bucket, "2026-11-27T10:30:00Z"),
-        (0, format!("{V1}\n"), String::new())
+        (
+            0,
+            format!("{V1}\n"),
+            "ddb-audit: Orders pk=\"o#1\" as of 2026-11-27T10:30:00.000Z: 1 of 3 records applied, the last at 2026-11-27T10:00:00.000Z\n".to_owned()
+        )
     );
     assert_eq!(
         replay(&bucket, "2026-11-27T11:30:00Z"),
-        (0, format!("{V2}\n"), String::new())
+        (
+            0,
+            format!("{V2}\n"),
+            "ddb-audit: Orders pk=\"o#1\" as of 2026-11-27T11:30:00.000Z: 2 of 3 records applied, the last at 2026-11-27T11:00:00.000Z\n".to_owned()
+        )
     );
     assert_eq!(
         replay(&bucket, "2026-11-27T12:30:00Z"),
         (
             0,
             "null\n".to_owned(),
-            "ddb-audit: the item did not exist at 2026-11-27T12:30:00.000Z (deleted by the record of 2026-11-27T12:00:00.000Z)\n".to_owned()
+            "ddb-audit: Orders pk=\"o#1\" as of 2026-11-27T12:30:00.000Z: 3 of 3 records applied, the last at 2026-11-27T12:00:00.000Z\n\
+             ddb-audit: the item did not exist at 2026-11-27T12:30:00.000Z (deleted by the record of 2026-11-27T12:00:00.000Z)\n"
+                .to_owned()
         )
     );
 }
@@ -217,6 +230,7 @@ fn a_tampered_trail_is_shown_uncertain_and_fails_verify() {
         "\
 Orders  pk=\"o#1\"
 1 record, 3 problems in the trail
+(path: old → new; ∅ no value; <<…>> a set, +added −removed; seq the stream's sequence number)
 
 MISSING OR INVALID DOCUMENT
     !! {K1}: deleted (its latest version is a delete marker)
@@ -236,6 +250,7 @@ MISSING OR INVALID DOCUMENT
 
     let expected_err = format!(
         "\
+ddb-audit: Orders pk=\"o#1\" as of 2026-11-27T11:30:00.000Z: 0 of 1 record applied
 ddb-audit: the trail cannot tell what the item looked like at 2026-11-27T11:30:00.000Z
 ddb-audit: UNCERTAIN: the trail has 4 gap(s) before 2026-11-27T11:30:00.000Z:
   {K1}: deleted (its latest version is a delete marker)
@@ -251,10 +266,10 @@ ddb-audit: UNCERTAIN: the trail has 4 gap(s) before 2026-11-27T11:30:00.000Z:
 
     let expected = format!(
         "\
-PROBLEM  {K1}: deleted: the latest version is a delete marker
-PROBLEM  {K2}: overwritten: 2 versions (the function writes each object once)
-PROBLEM  {K2}: document 1 violates the schema: \"schema\" is a required property
-verified s3://audit-bucket/audit/: 3 objects, 2 documents (0 unreadable records kept as error documents)
+PROBLEM  {K1} [item pk=\"o#1\"]: deleted: the latest version is a delete marker
+PROBLEM  {K2} [item pk=\"o#1\"]: overwritten: 2 versions (the function writes each object once)
+PROBLEM  {K2} [item pk=\"o#1\"]: document 1 violates the schema: \"schema\" is a required property
+verified s3://audit-bucket/audit/: 3 objects, 2 documents (0 unreadable records kept as error documents; 1 deleted object with no document left)
 FAILED: 3 problems in 2 objects
 "
     );
@@ -283,6 +298,7 @@ fn unreadable_and_incomplete_records_are_shown_in_place() {
         "\
 Orders  pk=\"o#1\"
 4 records, 1 problem in the trail
+(path: old → new; ∅ no value; <<…>> a set, +added −removed; seq the stream's sequence number)
 
 2026-11-27T10:00:00.000Z  INSERT  seq 100
     /pk: ∅ → \"o#1\"
@@ -305,6 +321,7 @@ UNREADABLE RECORD (kept verbatim as an error document)
 
     let expected_err = format!(
         "\
+ddb-audit: Orders pk=\"o#1\" as of 2026-11-27T11:55:00.000Z: 3 of 4 records applied, the last at 2026-11-27T11:40:00.000Z
 ddb-audit: note: record 26000 is incomplete (no diff); the item is taken from its new image
 ddb-audit: UNCERTAIN: the trail has 1 gap(s) before 2026-11-27T11:55:00.000Z:
   {UNREADABLE}: {reason}
@@ -318,7 +335,7 @@ ddb-audit: UNCERTAIN: the trail has 1 gap(s) before 2026-11-27T11:55:00.000Z:
     let expected = format!(
         "\
 note  {UNREADABLE}: holds an error document (a stream record the function could not read): eventName: expected \"INSERT\", \"MODIFY\" or \"REMOVE\", got \"UPSERT\"
-verified s3://audit-bucket/audit/: 4 objects, 4 documents (1 unreadable records kept as error documents)
+verified s3://audit-bucket/audit/: 4 objects, 4 documents (1 unreadable record kept as error documents)
 OK: every object is a schema-valid document under its own key, matches its stored SHA-256, is locked, and was never overwritten or deleted
 "
     );
@@ -352,9 +369,12 @@ fn verify_checks_checksum_lock_and_key() {
     let (status, out, _) = verify(&bucket);
     assert_eq!(status, 2);
     for finding in [
-        format!("PROBLEM  {moved}: S3 stored no SHA-256 checksum for it\n"),
-        format!("PROBLEM  {moved}: no Object Lock retention\n"),
-        format!("PROBLEM  {moved}: its content belongs at {}\n", keys[0]),
+        format!("PROBLEM  {moved} [item pk=\"o#1\"]: S3 stored no SHA-256 checksum for it\n"),
+        format!("PROBLEM  {moved} [item pk=\"o#1\"]: no Object Lock retention\n"),
+        format!(
+            "PROBLEM  {moved} [item pk=\"o#1\"]: its content belongs at {}\n",
+            keys[0]
+        ),
     ] {
         assert!(out.contains(&finding), "{finding} in {out}");
     }

@@ -28,9 +28,9 @@ pub enum CommandError {
     #[error("--key: {0}")]
     Key(#[from] KeyArgError),
     #[error(
-        "--at: {0:?} is not an RFC 3339 time (e.g. 2026-11-27T14:00:00Z or 2026-11-27T14:00:00.000+09:00)"
+        "--at: {text:?} is not an RFC 3339 time{hint} (e.g. 2026-11-27T14:00:00Z or 2026-11-27T14:00:00.000+09:00)"
     )]
-    Time(String),
+    Time { text: String, hint: &'static str },
     #[error("{0}")]
     Bucket(#[from] BucketError),
     #[error(
@@ -49,9 +49,13 @@ pub enum CommandError {
         hint: String,
     },
     #[error(
-        "no audit records for this key under s3://{bucket}/{item_prefix} (check --table and --key; its types matter: the string \"7\" is not the number 7)"
+        "no audit records for this key under s3://{bucket}/{item_prefix} (check --table and --key{hint}; its types matter: the string \"7\" is not the number 7)"
     )]
-    NoItem { bucket: String, item_prefix: String },
+    NoItem {
+        bucket: String,
+        item_prefix: String,
+        hint: String,
+    },
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -89,7 +93,47 @@ pub fn parse_at(text: &str, now: Timestamp) -> Result<Timestamp, CommandError> {
     if text.eq_ignore_ascii_case("now") {
         return Ok(now);
     }
-    Timestamp::parse_rfc3339(text).ok_or_else(|| CommandError::Time(text.to_owned()))
+    Timestamp::parse_rfc3339(text).ok_or_else(|| CommandError::Time {
+        text: text.to_owned(),
+        hint: time_hint(text),
+    })
+}
+
+/// What is most likely missing from a time that does not parse: a time without a zone is
+/// the common slip (RFC 3339 requires one).
+fn time_hint(text: &str) -> &'static str {
+    let with_zone = Timestamp::parse_rfc3339(&format!("{text}Z")).is_some();
+    if with_zone {
+        ": add `Z` (UTC) or an offset such as +09:00"
+    } else {
+        ""
+    }
+}
+
+/// When the table's items are keyed by other attributes than `--key` names, which ones
+/// (read from the first item prefix whose key is readable).
+fn key_names_hint(item_prefixes: &[String], key_text: &str) -> String {
+    let names = |item: &Item<'_>| {
+        item.iter()
+            .map(|(name, _)| name.to_owned())
+            .collect::<Vec<_>>()
+    };
+    let given = keyarg::parse(key_text)
+        .map(|k| names(&k))
+        .unwrap_or_default();
+    let found = item_prefixes
+        .iter()
+        .find_map(|prefix| key::item_of_object_key(prefix))
+        .map(|item| names(&item));
+    match found {
+        Some(found) if found != given => {
+            format!(
+                ": this table's items have the key attributes {}",
+                found.join(", ")
+            )
+        }
+        _ => String::new(),
+    }
 }
 
 /// Explains why an item's prefix is empty: no bucket, batch mode, unknown table or key.
@@ -139,6 +183,7 @@ async fn explain_missing<B: Bucket>(
         Ok(CommandError::NoItem {
             bucket: bucket.name().to_owned(),
             item_prefix,
+            hint: key_names_hint(&below, &item.key),
         })
     };
     explained.await.unwrap_or_else(|e: BucketError| e.into())
@@ -243,9 +288,22 @@ pub async fn replay<B: Bucket>(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> Result<i32, CommandError> {
-    let (_, entries) = read_item(bucket, at, item).await?;
+    let (keys, entries) = read_item(bucket, at, item).await?;
     let result = replay::replay(&entries, time);
     let when = time.to_rfc3339();
+    let records = entries.iter().filter(|e| e.stored.is_some()).count();
+    let last = match &result.last_change {
+        Some(last) => format!(", the last at {last}"),
+        None => String::new(),
+    };
+    writeln!(
+        err,
+        "ddb-audit: {} {} as of {when}: {} of {records} record{} applied{last}",
+        item.table,
+        timeline::key_line(&keys),
+        result.applied,
+        if records == 1 { "" } else { "s" },
+    )?;
     match &result.state {
         State::Present(item) => {
             let text = if plain_json {
@@ -363,7 +421,11 @@ mod tests {
         assert_eq!(parse_at("now", now).unwrap(), now);
         assert!(matches!(
             parse_at("yesterday", now),
-            Err(CommandError::Time(_))
+            Err(CommandError::Time { hint: "", .. })
+        ));
+        assert!(matches!(
+            parse_at("2026-11-27T08:31:41", now),
+            Err(CommandError::Time { hint, .. }) if hint.contains("add `Z`")
         ));
     }
 }

@@ -14,6 +14,9 @@ use crate::diff::Change;
 use crate::document::{ChangeDocument, Stored};
 use crate::value::{AttributeValue, Binary, Item};
 
+/// The line under the heading that says how to read the rest.
+pub const LEGEND: &str = "(path: old → new; ∅ no value; <<…>> a set, +added −removed; seq the stream's sequence number)\n";
+
 /// Longest value shown in full; longer ones are cut with `…`.
 const MAX_VALUE_CHARS: usize = 120;
 
@@ -191,6 +194,7 @@ pub fn render(table: &str, key: &Item<'_>, entries: &[Entry]) -> String {
         );
     }
     out.push('\n');
+    out.push_str(LEGEND);
     for entry in entries {
         out.push('\n');
         match &entry.stored {

@@ -2,7 +2,7 @@
 //! ([`ddb_audit::transform`], [`ddb_audit::auditor::command`]); every failure becomes one line on
 //! stderr and a non-zero exit status, never a panic or a backtrace.
 
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,8 +21,9 @@ use ddb_audit::transform::{TransformError, transform};
     version,
     after_help = "S3 access follows the AWS SDK (credentials chain, AWS_REGION, AWS_ENDPOINT_URL_S3) and \
                   AUDIT_S3_FORCE_PATH_STYLE=true for local S3 servers, like the function.\n\
-                  Exit status: 0 ok; 1 error; 2 problems found (verify, history), an uncertain answer (replay) \
-                  or input that is not an event (transform)."
+                  Exit status: 0 ok; 1 no answer (an error: the bucket, the key, the output); \
+                  2 problems found (verify, history), an uncertain answer (replay) or input that is \
+                  not an event (transform); 64 a usage error (an unknown flag, a missing argument)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -145,8 +146,20 @@ async fn run(cli: Cli) -> Result<i32, CommandError> {
     }
 }
 
+/// Exit status of a usage error (sysexits' EX_USAGE): distinct from 2, which a scheduled
+/// `verify` reports for tampering, so a typo in a flag never reads as a finding.
+const EXIT_USAGE: u8 = 64;
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version are answers, not errors.
+            let status = if error.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = error.print();
+            return ExitCode::from(status);
+        }
+    };
     if let Command::Transform { input, no_images } = cli.command {
         return run_transform(input, no_images);
     }
@@ -202,8 +215,14 @@ fn read_input(input: Option<&PathBuf>) -> Result<Vec<u8>, String> {
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
         }
         _ => {
+            let mut stdin = io::stdin();
+            if stdin.is_terminal() {
+                eprintln!(
+                    "ddb-audit: reading the event from standard input (end with Ctrl-D; or pass a file, e.g. events/modify.json)"
+                );
+            }
             let mut bytes = Vec::new();
-            io::stdin()
+            stdin
                 .read_to_end(&mut bytes)
                 .map_err(|e| format!("cannot read standard input: {e}"))?;
             Ok(bytes)

@@ -152,7 +152,9 @@ where
         }
         _ => {
             let chain = error_chain(&err);
-            if chain.contains("credentials") {
+            if chain.contains("region must be set") {
+                "no AWS region: set AWS_REGION (or a profile's region)".to_owned()
+            } else if chain.contains("credentials") {
                 "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)".to_owned()
             } else if chain.contains("Connection refused") || chain.contains("dns error") {
                 format!(

@@ -268,7 +268,7 @@ def test_sample_events_verify_and_unreadable_in_history(audit_bucket, lambda_wat
     cli = Cli(ddb_audit_bin, moto_endpoint, audit_bucket, PREFIX)
     out = cli.run("verify")
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "1 unreadable records kept as error documents" in out.stdout, out.stdout
+    assert "1 unreadable record kept as error documents" in out.stdout, out.stdout
     # Awkward keys (/, %, look-alike separators, Unicode, binary, 2 KB): each item's history
     # holds exactly its records, whether its prefix is readable or hashed.
     edge = json.loads((ROOT / "events" / "item-key-edge.json").read_text())["Records"]
