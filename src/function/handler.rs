@@ -37,7 +37,7 @@ use crate::event::{EventError, read_event};
 use crate::function::config::{Config, Mode};
 use crate::function::metrics::Metrics;
 use crate::key;
-use crate::store::sink::{self, Metadata, Object, PutOutcome, Sink, SinkError};
+use crate::store::sink::{Metadata, Object, PutOutcome, Sink, SinkError};
 use crate::timestamp::Timestamp;
 
 /// What the handler needs from the configuration.
@@ -148,8 +148,8 @@ impl Run {
         Object {
             key: key::batch_key(prefix, table, dt, hour, &seq(self.members.get(start))),
             body: gzip_lines(self.lines[start..].iter().map(Vec::as_slice)),
-            content_type: sink::JSON_LINES,
-            content_encoding: Some(sink::GZIP),
+            content_type: key::JSON_LINES,
+            content_encoding: Some(key::GZIP),
             metadata,
         }
     }
@@ -505,7 +505,7 @@ fn plan(records: Vec<Rendered<'_>>, settings: &Settings, now: Timestamp) -> Plan
                         object: Object {
                             key: key::record_key(&settings.prefix, &record),
                             body: json,
-                            content_type: sink::JSON,
+                            content_type: key::JSON,
                             content_encoding: None,
                             metadata: Metadata::new(),
                         },
@@ -558,7 +558,7 @@ fn plan(records: Vec<Rendered<'_>>, settings: &Settings, now: Timestamp) -> Plan
                             &json,
                         ),
                         body: json,
-                        content_type: sink::JSON,
+                        content_type: key::JSON,
                         content_encoding: None,
                         metadata: Metadata::new(),
                     },
@@ -1258,7 +1258,7 @@ mod tests {
             let foreign = Object {
                 key: batch_key("02", "101"),
                 body: b"foreign".to_vec(),
-                content_type: sink::JSON_LINES,
+                content_type: key::JSON_LINES,
                 content_encoding: None,
                 metadata: metadata.clone(),
             };

@@ -18,13 +18,6 @@ use aws_sdk_s3::types::ChecksumAlgorithm;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-/// `Content-Type` of a record-mode document.
-pub const JSON: &str = "application/json";
-/// `Content-Type` of a batch-mode JSON Lines object.
-pub const JSON_LINES: &str = "application/x-ndjson";
-/// `Content-Encoding` of a batch-mode object.
-pub const GZIP: &str = "gzip";
-
 /// What a successful put did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -385,6 +378,7 @@ impl Sink for MemorySink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key::JSON;
 
     fn object(key: &str, body: &[u8]) -> Object {
         Object {
