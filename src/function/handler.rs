@@ -20,8 +20,9 @@ use crate::event::{EventError, read_event};
 use crate::function::config::{Config, Mode};
 use crate::function::metrics::Metrics;
 use crate::function::plan::{Plan, plan};
+pub use crate::function::write::{Unrecognised, WriteError};
 use crate::function::write::{Unstored, write};
-use crate::store::sink::{Sink, SinkError};
+use crate::store::sink::Sink;
 use crate::timestamp::Timestamp;
 
 /// What the handler needs from the configuration.
@@ -62,7 +63,7 @@ pub enum HandlerError {
     Unidentifiable {
         event_id: Option<String>,
         #[source]
-        source: SinkError,
+        source: WriteError,
     },
 }
 
@@ -162,7 +163,7 @@ mod tests {
 
     use super::*;
     use crate::function::testing::*;
-    use crate::store::sink::MemorySink;
+    use crate::store::sink::{MemorySink, SinkError};
 
     // Record mode stores one JSON document per record under its record key, and reports
     // no failures.
@@ -251,7 +252,7 @@ mod tests {
         match invocation.outcome {
             Err(HandlerError::Unidentifiable { event_id, source }) => {
                 assert_eq!(event_id.as_deref(), Some("lost"));
-                assert!(matches!(source, SinkError::Injected { .. }));
+                assert!(matches!(source, WriteError::Sink(SinkError::S3 { .. })));
             }
             other => panic!("expected Unidentifiable, got {other:?}"),
         }

@@ -19,11 +19,70 @@ use std::sync::Arc;
 
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-use crate::concurrent;
+use crate::concurrent::{self, Panicked};
 use crate::function::metrics::Metrics;
 use crate::function::plan::{Member, Objects, Planned, Run, Single};
 use crate::key;
 use crate::store::sink::{Metadata, Object, PutOutcome, Sink, SinkError};
+
+/// A write whose records are not (known to be) stored.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The sink refused the put or the head (after the SDK's own retries, for S3).
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// An object already under the key does not say which records it holds: not a write
+    /// of this function, or a bug. It is never overwritten; its records count as failed,
+    /// so nothing is claimed stored that may not be.
+    #[error("the object already under {key} does not say what it holds: {reason}")]
+    Unrecognised { key: String, reason: Unrecognised },
+    /// The write's task panicked or vanished: it did not demonstrably happen.
+    #[error("writing {key} ended without a result")]
+    Panicked {
+        key: String,
+        #[source]
+        source: Panicked,
+    },
+}
+
+impl WriteError {
+    /// Whether the same write may succeed later (everything but a programming error is).
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Sink(error) => error.is_retryable(),
+            Self::Unrecognised { .. } | Self::Panicked { .. } => true,
+        }
+    }
+}
+
+/// Why an object already under a batch key is not trusted to hold the run's records.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unrecognised {
+    /// The put found an object, the head did not.
+    #[error("it was there for the write, then gone")]
+    Gone,
+    /// It starts with another record (or does not say which).
+    #[error(
+        "its first record is eventID {stored:?} ({} metadata), not {expected:?}",
+        key::FIRST_EVENT_ID
+    )]
+    OtherFirstRecord {
+        stored: Option<String>,
+        expected: Option<String>,
+    },
+    /// It does not say where it ends.
+    #[error("no {} metadata", key::LAST_SEQUENCE_NUMBER)]
+    NoLastSequenceNumber,
+    /// Its last sequence number and a record's cannot be ordered.
+    #[error("sequence numbers {seq:?} and {last:?} (metadata) do not compare")]
+    Incomparable { seq: String, last: String },
+    /// Its record count is not a number.
+    #[error("{} metadata {records:?} is not a count", key::RECORDS)]
+    NotACount { records: String },
+    /// It ends before the record it is named after.
+    #[error("it ends at {last:?}, before its own first record {first:?}")]
+    EndsBeforeItsFirstRecord { last: String, first: Option<String> },
+}
 
 /// What the writes left undone.
 #[derive(Debug, Default)]
@@ -31,12 +90,12 @@ pub(super) struct Unstored {
     /// Records whose documents are not (known to be) stored, in any order.
     pub(super) records: Vec<Member>,
     /// The first failed write of a record without a sequence number (nothing to report).
-    pub(super) unidentifiable: Option<(Option<String>, SinkError)>,
+    pub(super) unidentifiable: Option<(Option<String>, WriteError)>,
 }
 
 impl Unstored {
     /// Notes a failed write of `members` (the records from the failed object's first on).
-    fn fail(&mut self, key: &str, members: Vec<Member>, error: SinkError) {
+    fn fail(&mut self, key: &str, members: Vec<Member>, error: WriteError) {
         tracing::error!(
             key = %key,
             records = members.len(),
@@ -99,10 +158,13 @@ async fn write_concurrently<S: Sink>(
     for (((key, size), result), member) in described.into_iter().zip(results).zip(members) {
         match result {
             Ok(Ok(outcome)) => count(metrics, outcome, size),
-            Ok(Err(error)) => unstored.fail(&key, vec![member], error),
+            Ok(Err(error)) => unstored.fail(&key, vec![member], error.into()),
             // A panicking sink: the write did not demonstrably happen, so it counts as failed.
-            Err(_) => {
-                let error = SinkError::Panicked { key: key.clone() };
+            Err(source) => {
+                let error = WriteError::Panicked {
+                    key: key.clone(),
+                    source,
+                };
                 unstored.fail(&key, vec![member], error);
             }
         }
@@ -138,7 +200,7 @@ async fn write_in_order<S: Sink>(
                         }
                         None
                     }
-                    Err(error) => Some((key, vec![member], error)),
+                    Err(error) => Some((key, vec![member], error.into())),
                 }
             }
             Planned::Run(mut run) => match write_run(sink, &run, metrics).await {
@@ -189,7 +251,7 @@ async fn write_run<S: Sink>(
     sink: &Arc<S>,
     run: &Run,
     metrics: &mut Metrics,
-) -> Result<(), (usize, String, SinkError)> {
+) -> Result<(), (usize, String, WriteError)> {
     let mut start = 0;
     while start < run.members.len() {
         let object = run.object(start);
@@ -207,19 +269,19 @@ async fn write_run<S: Sink>(
                 let metadata = match sink.head(&key).await {
                     Ok(Some(metadata)) => metadata,
                     Ok(None) => {
-                        let reason = "it was there for the write, then gone".to_owned();
-                        return Err((start, key.clone(), SinkError::Unrecognised { key, reason }));
+                        let reason = Unrecognised::Gone;
+                        return Err((start, key.clone(), WriteError::Unrecognised { key, reason }));
                     }
-                    Err(error) => return Err((start, key, error)),
+                    Err(error) => return Err((start, key, error.into())),
                 };
                 match stored_records(&metadata, &run.members[start..]) {
                     Ok(held) => start += held,
                     Err(reason) => {
-                        return Err((start, key.clone(), SinkError::Unrecognised { key, reason }));
+                        return Err((start, key.clone(), WriteError::Unrecognised { key, reason }));
                     }
                 }
             }
-            Err(error) => return Err((start, key, error)),
+            Err(error) => return Err((start, key, error.into())),
         }
     }
     Ok(())
@@ -230,21 +292,21 @@ async fn write_run<S: Sink>(
 /// none unless it starts with the same record (eventID); then those up to its last
 /// sequence number (records of a shard come in one order in every delivery), never more
 /// than its record count.
-fn stored_records(metadata: &Metadata, members: &[Member]) -> Result<usize, String> {
+fn stored_records(metadata: &Metadata, members: &[Member]) -> Result<usize, Unrecognised> {
     let first = members
         .first()
         .and_then(|m| m.event_id.as_deref())
         .map(key::metadata_value);
     let stored_first = metadata.get(key::FIRST_EVENT_ID);
     if stored_first.is_none() || stored_first != first.as_ref() {
-        return Err(format!(
-            "its first record is eventID {stored_first:?} ({} metadata), not {first:?}",
-            key::FIRST_EVENT_ID
-        ));
+        return Err(Unrecognised::OtherFirstRecord {
+            stored: stored_first.cloned(),
+            expected: first,
+        });
     }
     let last = metadata
         .get(key::LAST_SEQUENCE_NUMBER)
-        .ok_or_else(|| format!("no {} metadata", key::LAST_SEQUENCE_NUMBER))?;
+        .ok_or(Unrecognised::NoLastSequenceNumber)?;
     let mut held = 0;
     for member in members {
         let seq = member.sequence_number.as_deref().unwrap_or_default();
@@ -252,16 +314,17 @@ fn stored_records(metadata: &Metadata, members: &[Member]) -> Result<usize, Stri
             Some(Ordering::Greater) => break,
             Some(_) => held += 1,
             None => {
-                return Err(format!(
-                    "sequence numbers {seq:?} and {last:?} (metadata) do not compare"
-                ));
+                return Err(Unrecognised::Incomparable {
+                    seq: seq.to_owned(),
+                    last: last.clone(),
+                });
             }
         }
     }
     if let Some(records) = metadata.get(key::RECORDS) {
-        let records: usize = records
-            .parse()
-            .map_err(|_| format!("{} metadata {records:?} is not a count", key::RECORDS))?;
+        let records: usize = records.parse().map_err(|_| Unrecognised::NotACount {
+            records: records.clone(),
+        })?;
         if records < held {
             // Claiming fewer records stored than there are can only cost a duplicate;
             // claiming more would lose documents.
@@ -275,10 +338,10 @@ fn stored_records(metadata: &Metadata, members: &[Member]) -> Result<usize, Stri
         }
     }
     if held == 0 {
-        return Err(format!(
-            "it ends at {last:?}, before its own first record {:?}",
-            members.first().and_then(|m| m.sequence_number.as_deref())
-        ));
+        return Err(Unrecognised::EndsBeforeItsFirstRecord {
+            last: last.clone(),
+            first: members.first().and_then(|m| m.sequence_number.clone()),
+        });
     }
     Ok(held)
 }
@@ -677,6 +740,42 @@ mod tests {
         assert!(held(stored(&members[1..], "3", None)).is_err());
     }
 
+    // Each reason an object is not trusted reads word for word as the log line has always
+    // said it, naming the metadata at fault.
+    #[test]
+    fn unrecognised_reasons_name_the_metadata() {
+        let members: Vec<Member> = ["1", "2"].into_iter().map(member).collect();
+        let reason =
+            |metadata: Metadata| stored_records(&metadata, &members).unwrap_err().to_string();
+        assert_eq!(
+            reason(Metadata::new()),
+            r#"its first record is eventID None (first-event-id metadata), not Some("ev1")"#
+        );
+        let mut no_last = stored(&members, "2", None);
+        no_last.remove(key::LAST_SEQUENCE_NUMBER);
+        assert_eq!(reason(no_last), "no last-sequence-number metadata");
+        assert_eq!(
+            reason(stored(&members, "x", None)),
+            r#"sequence numbers "1" and "x" (metadata) do not compare"#
+        );
+        assert_eq!(
+            reason(stored(&members, "2", Some("many"))),
+            r#"records metadata "many" is not a count"#
+        );
+        assert_eq!(
+            reason(stored(&members, "0", None)),
+            r#"it ends at "0", before its own first record Some("1")"#
+        );
+        let error = WriteError::Unrecognised {
+            key: "k".to_owned(),
+            reason: Unrecognised::Gone,
+        };
+        assert_eq!(
+            error.to_string(),
+            "the object already under k does not say what it holds: it was there for the write, then gone"
+        );
+    }
+
     /// A sink that counts how many puts are in flight at once.
     #[derive(Debug, Default)]
     struct CountingSink {
@@ -700,6 +799,34 @@ mod tests {
         async fn head(&self, key: &str) -> Result<Option<Metadata>, SinkError> {
             self.inner.head(key).await
         }
+    }
+
+    /// A sink whose put panics for record 102's document.
+    #[derive(Debug, Default)]
+    struct PanickingSink {
+        inner: MemorySink,
+    }
+
+    impl Sink for PanickingSink {
+        async fn put(&self, object: Object) -> Result<PutOutcome, SinkError> {
+            assert!(!object.key.ends_with("-ev102.json"), "the sink panics");
+            self.inner.put(object).await
+        }
+
+        async fn head(&self, key: &str) -> Result<Option<Metadata>, SinkError> {
+            self.inner.head(key).await
+        }
+    }
+
+    // A write whose task panics is a failed write of its own record: reported, never a
+    // crash of the invocation, and the other records are stored.
+    #[tokio::test]
+    async fn panicked_write_reports_only_its_record() {
+        let sink = Arc::new(PanickingSink::default());
+        let invocation = handle(&sink, &settings(Mode::Record), &event(&batch(3)), NOW).await;
+        assert_eq!(failures(&invocation.outcome.unwrap()), ["102"]);
+        assert_eq!(invocation.metrics.failed_records, 1);
+        assert_eq!(sink.inner.objects().len(), 2);
     }
 
     // Never more than AUDIT_MAX_CONCURRENCY writes are in flight, and all of them finish.
