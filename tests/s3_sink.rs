@@ -24,8 +24,9 @@ use ddb_audit::document::RenderOptions;
 use ddb_audit::function::config::Mode;
 use ddb_audit::function::handler::{Invocation, Settings, handle};
 use ddb_audit::key;
+use ddb_audit::key::JSON;
 use ddb_audit::store::sink::{
-    JSON, MemorySink, Metadata, Object, PutOutcome, S3Sink, Sink, StoredObject,
+    MemorySink, Metadata, Object, PutOutcome, S3Sink, Sink, StoredObject,
 };
 use ddb_audit::value::Item;
 use serde_json::{Value, json};

@@ -93,6 +93,15 @@ pub const RECORDS: &str = "records";
 /// of another stream of the table that happens to share the number.
 pub const FIRST_EVENT_ID: &str = "first-event-id";
 
+/// `Content-Type` of a record-mode document (and of an unreadable record's error document).
+pub const JSON: &str = "application/json";
+
+/// `Content-Type` of a batch-mode JSON Lines object.
+pub const JSON_LINES: &str = "application/x-ndjson";
+
+/// `Content-Encoding` of a batch-mode object.
+pub const GZIP: &str = "gzip";
+
 /// The date and hour partition used for records without an approximate creation time.
 pub const UNKNOWN_PARTITION: (&str, &str) = ("unknown", "unknown");
 

@@ -1,5 +1,6 @@
 //! The Lambda function: sets up logging, reads the configuration, builds the S3 client
-//! once, and hands every invocation to [`ddb_audit::function::handler`]. Nothing else lives here.
+//! once, and hands every invocation to [`ddb_audit::function::handler`]. Nothing else
+//! lives here.
 
 use std::sync::Arc;
 

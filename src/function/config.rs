@@ -8,11 +8,11 @@ use crate::key::MAX_PREFIX_BYTES;
 use crate::store;
 
 /// Default `AUDIT_PREFIX`.
-pub const DEFAULT_PREFIX: &str = "audit/";
+const DEFAULT_PREFIX: &str = "audit/";
 /// Default `AUDIT_MAX_CONCURRENCY`.
-pub const DEFAULT_MAX_CONCURRENCY: usize = 32;
+const DEFAULT_MAX_CONCURRENCY: usize = 32;
 /// Largest accepted `AUDIT_MAX_CONCURRENCY`.
-pub const MAX_CONCURRENCY: usize = 1024;
+const MAX_CONCURRENCY: usize = 1024;
 
 /// How documents are grouped into objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +81,7 @@ impl Config {
 
     /// Reads the settings through `lookup` (variable name to value, `None` when unset).
     /// An empty value counts as unset for the optional settings.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let bucket = lookup("AUDIT_BUCKET").unwrap_or_default();
         if bucket.is_empty() {
             return Err(ConfigError::Missing {

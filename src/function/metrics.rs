@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::timestamp::Timestamp;
 
 /// The CloudWatch namespace the metrics are published under.
-pub const NAMESPACE: &str = "ddb-audit";
+const NAMESPACE: &str = "ddb-audit";
 
 /// What one invocation did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,7 +47,7 @@ impl Metrics {
     }
 
     /// The EMF JSON line (no trailing newline), dimensioned by function name.
-    pub fn to_emf(&self, function_name: &str, now: Timestamp) -> String {
+    pub(crate) fn to_emf(&self, function_name: &str, now: Timestamp) -> String {
         let mut definitions = Vec::new();
         let mut root = Map::new();
         for (name, value) in self.counters() {

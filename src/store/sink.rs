@@ -5,25 +5,22 @@
 //! record). It also tells the user metadata of a stored object ([`Sink::head`]), which is
 //! how the handler learns what an object written by an earlier delivery holds. Sinks know
 //! nothing of records or documents; that is the handler's business.
+//!
+//! [`SinkError`] carries only what the adapters produce. The memory adapter's injected
+//! failures are the errors the SDK gives for a network that failed, so a test sees
+//! exactly what an outage of S3 looks like.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ConnectorError, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::operation::put_object::PutObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ChecksumAlgorithm;
 use base64::Engine;
 use sha2::{Digest, Sha256};
-
-/// `Content-Type` of a record-mode document.
-pub const JSON: &str = "application/json";
-/// `Content-Type` of a batch-mode JSON Lines object.
-pub const JSON_LINES: &str = "application/x-ndjson";
-/// `Content-Encoding` of a batch-mode object.
-pub const GZIP: &str = "gzip";
 
 /// What a successful put did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,28 +77,13 @@ pub enum SinkError {
         #[source]
         source: Box<SdkError<HeadObjectError>>,
     },
-    /// An object already under the key does not say which records it holds (no or
-    /// unreadable metadata, or gone again): not a write of this function, or a bug. It is
-    /// never overwritten; its records count as failed, so nothing is claimed stored that
-    /// may not be.
-    #[error("the object already under {key} does not say what it holds: {reason}")]
-    Unrecognised { key: String, reason: String },
-    /// The write's task panicked or vanished: it did not demonstrably happen.
-    #[error("writing {key} ended without a result")]
-    Panicked { key: String },
-    /// A failure injected into a [`MemorySink`].
-    #[error("injected failure writing {key}")]
-    Injected { key: String },
 }
 
 impl SinkError {
-    /// Whether the same write may succeed later (everything but a programming error is).
-    pub fn is_retryable(&self) -> bool {
+    /// Whether the same call may succeed later (everything but a programming error is).
+    pub(crate) fn is_retryable(&self) -> bool {
         match self {
-            Self::Conflict { .. }
-            | Self::Injected { .. }
-            | Self::Panicked { .. }
-            | Self::Unrecognised { .. } => true,
+            Self::Conflict { .. } => true,
             Self::S3 { source, .. } => !matches!(source.as_ref(), SdkError::ConstructionFailure(_)),
             Self::Head { source, .. } => {
                 !matches!(source.as_ref(), SdkError::ConstructionFailure(_))
@@ -264,9 +246,42 @@ enum Failing {
     Head,
 }
 
+/// The bucket a [`MemorySink`] names in its errors.
+const MEMORY_BUCKET: &str = "memory";
+
+impl Failing {
+    /// The error the S3 adapter returns for the same event, built through the SDK's own
+    /// constructors: a connection that failed before anything was sent, or a request
+    /// whose answer never came.
+    fn error(self, key: &str) -> SinkError {
+        let (bucket, key) = (MEMORY_BUCKET.to_owned(), key.to_owned());
+        let refused = || ConnectorError::io("injected failure: connection refused".into());
+        match self {
+            Self::Put => SinkError::S3 {
+                bucket,
+                key,
+                source: Box::new(SdkError::dispatch_failure(refused())),
+            },
+            Self::PutAfterStoring => SinkError::S3 {
+                bucket,
+                key,
+                source: Box::new(SdkError::timeout_error(
+                    "injected failure: stored, but the answer never came",
+                )),
+            },
+            Self::Head => SinkError::Head {
+                bucket,
+                key,
+                source: Box::new(SdkError::dispatch_failure(refused())),
+            },
+        }
+    }
+}
+
 /// A real in-memory sink with the same at-most-once rule as S3, and failure injection
-/// for tests: a put whose key matches an injected predicate fails and stores nothing (or,
-/// for an ambiguous write, stores and then fails); a head can be made to fail too.
+/// for the crate's unit tests: a put whose key matches an injected predicate fails and
+/// stores nothing (or, for an ambiguous write, stores and then fails); a head can be made
+/// to fail too. Integration tests take S3 itself down instead (a proxy in `tests/`).
 #[derive(Default)]
 pub struct MemorySink {
     objects: Mutex<BTreeMap<String, StoredObject>>,
@@ -294,13 +309,15 @@ impl MemorySink {
     }
 
     /// Makes every later put whose key satisfies `predicate` fail.
-    pub fn fail_when(&self, predicate: impl Fn(&str) -> bool + Send + Sync + 'static) {
+    #[cfg(test)]
+    pub(crate) fn fail_when(&self, predicate: impl Fn(&str) -> bool + Send + Sync + 'static) {
         lock(&self.failures).push((Failing::Put, Arc::new(predicate)));
     }
 
     /// Makes every later put whose key satisfies `predicate` store its object and then
     /// fail (an ambiguous write: the caller cannot tell it was stored).
-    pub fn fail_after_storing_when(
+    #[cfg(test)]
+    pub(crate) fn fail_after_storing_when(
         &self,
         predicate: impl Fn(&str) -> bool + Send + Sync + 'static,
     ) {
@@ -308,30 +325,29 @@ impl MemorySink {
     }
 
     /// Makes every later head of a key satisfying `predicate` fail.
-    pub fn fail_head_when(&self, predicate: impl Fn(&str) -> bool + Send + Sync + 'static) {
+    #[cfg(test)]
+    pub(crate) fn fail_head_when(&self, predicate: impl Fn(&str) -> bool + Send + Sync + 'static) {
         lock(&self.failures).push((Failing::Head, Arc::new(predicate)));
     }
 
-    fn failing(&self, kind: Failing, key: &str) -> bool {
-        lock(&self.failures)
+    /// The error of an injected failure, if `kind` is injected for `key`.
+    fn injected(&self, kind: Failing, key: &str) -> Option<SinkError> {
+        let failing = lock(&self.failures)
             .iter()
-            .any(|(k, fails)| *k == kind && fails(key))
-    }
-
-    /// Makes every later put of exactly `key` fail.
-    pub fn fail_key(&self, key: impl Into<String>) {
-        let key = key.into();
-        self.fail_when(move |k| k == key);
+            .any(|(k, fails)| *k == kind && fails(key));
+        failing.then(|| kind.error(key))
     }
 
     /// Makes every later put whose key contains `fragment` fail.
-    pub fn fail_containing(&self, fragment: impl Into<String>) {
+    #[cfg(test)]
+    pub(crate) fn fail_containing(&self, fragment: impl Into<String>) {
         let fragment = fragment.into();
         self.fail_when(move |k| k.contains(&fragment));
     }
 
     /// Removes all injected failures (the "S3 is back" moment).
-    pub fn heal(&self) {
+    #[cfg(test)]
+    pub(crate) fn heal(&self) {
         lock(&self.failures).clear();
     }
 
@@ -341,7 +357,8 @@ impl MemorySink {
     }
 
     /// Every key a put was attempted for, in order of arrival.
-    pub fn attempts(&self) -> Vec<String> {
+    #[cfg(test)]
+    pub(crate) fn attempts(&self) -> Vec<String> {
         lock(&self.attempts).clone()
     }
 }
@@ -349,10 +366,10 @@ impl MemorySink {
 impl Sink for MemorySink {
     async fn put(&self, object: Object) -> Result<PutOutcome, SinkError> {
         lock(&self.attempts).push(object.key.clone());
-        if self.failing(Failing::Put, &object.key) {
-            return Err(SinkError::Injected { key: object.key });
+        if let Some(error) = self.injected(Failing::Put, &object.key) {
+            return Err(error);
         }
-        let fail_after = self.failing(Failing::PutAfterStoring, &object.key);
+        let fail_after = self.injected(Failing::PutAfterStoring, &object.key);
         let mut objects = lock(&self.objects);
         if objects.contains_key(&object.key) {
             return Ok(PutOutcome::AlreadyExists);
@@ -366,17 +383,15 @@ impl Sink for MemorySink {
                 metadata: object.metadata,
             },
         );
-        if fail_after {
-            return Err(SinkError::Injected { key: object.key });
+        if let Some(error) = fail_after {
+            return Err(error);
         }
         Ok(PutOutcome::Written)
     }
 
     async fn head(&self, key: &str) -> Result<Option<Metadata>, SinkError> {
-        if self.failing(Failing::Head, key) {
-            return Err(SinkError::Injected {
-                key: key.to_owned(),
-            });
+        if let Some(error) = self.injected(Failing::Head, key) {
+            return Err(error);
         }
         Ok(lock(&self.objects).get(key).map(|o| o.metadata.clone()))
     }
@@ -385,6 +400,7 @@ impl Sink for MemorySink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key::JSON;
 
     fn object(key: &str, body: &[u8]) -> Object {
         Object {
@@ -418,7 +434,7 @@ mod tests {
         sink.fail_containing("bad");
         let err = sink.put(object("a/bad/1", b"x")).await.unwrap_err();
         assert!(err.is_retryable());
-        assert_eq!(err.to_string(), "injected failure writing a/bad/1");
+        assert_eq!(err.to_string(), "PutObject s3://memory/a/bad/1 failed");
         assert!(sink.objects().is_empty());
         assert_eq!(
             sink.put(object("a/good/1", b"x")).await.unwrap(),
@@ -445,6 +461,35 @@ mod tests {
             sink.put(object("k", b"y")).await.unwrap(),
             PutOutcome::AlreadyExists
         );
+    }
+
+    // An injected failure is the error the SDK gives when the network fails: nothing sent
+    // (a dispatch failure) for a failed put or head, no answer (a timeout) for a put that
+    // stored its object; never a kind of error S3 itself could not produce.
+    #[tokio::test]
+    async fn injected_failures_are_the_errors_of_a_failed_network() {
+        let sink = MemorySink::new();
+        sink.fail_when(|k| k == "refused");
+        sink.fail_after_storing_when(|k| k == "lost");
+        sink.fail_head_when(|_| true);
+        match sink.put(object("refused", b"x")).await {
+            Err(SinkError::S3 { source, .. }) => {
+                assert!(matches!(*source, SdkError::DispatchFailure(_)));
+            }
+            other => panic!("expected a dispatch failure, got {other:?}"),
+        }
+        match sink.put(object("lost", b"x")).await {
+            Err(SinkError::S3 { source, .. }) => {
+                assert!(matches!(*source, SdkError::TimeoutError(_)));
+            }
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        match sink.head("lost").await {
+            Err(error @ SinkError::Head { .. }) => {
+                assert_eq!(error.to_string(), "HeadObject s3://memory/lost failed");
+            }
+            other => panic!("expected a failed head, got {other:?}"),
+        }
     }
 
     // Head returns a stored object's metadata, None for a missing key, and fails when
