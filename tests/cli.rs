@@ -68,7 +68,10 @@ fn a_missing_region_says_what_to_set() {
             ("AWS_REGION", None),
             ("AWS_DEFAULT_REGION", None),
             ("AWS_PROFILE", None),
-            ("AWS_CONFIG_FILE", Some(&home.path().join("config").to_string_lossy())),
+            (
+                "AWS_CONFIG_FILE",
+                Some(&home.path().join("config").to_string_lossy()),
+            ),
             ("AWS_ACCESS_KEY_ID", Some("x")),
             ("AWS_SECRET_ACCESS_KEY", Some("y")),
             ("AWS_EC2_METADATA_DISABLED", Some("true")),

@@ -16,7 +16,7 @@ pub enum EventError {
 }
 
 /// Validates the whole event and returns the JSON text of each record, in order.
-/// Each can then be rendered with [`render_record`].
+/// Each can then be rendered with [`render_record`](crate::render_record).
 pub fn parse_event(bytes: &[u8]) -> Result<Vec<&str>, EventError> {
     let mut records = Vec::new();
     walk_event(bytes, |r| {
@@ -36,7 +36,7 @@ pub(crate) fn validate_event(bytes: &[u8]) -> Result<(), EventError> {
 /// is returned and whatever `each` received must be discarded: the caller holds the documents
 /// back until this returns `Ok` (the number of records).
 ///
-/// One pass is about a third cheaper than [`parse_event`] then [`render_record`], which reads
+/// One pass is about a third cheaper than [`parse_event`] then [`render_record`](crate::render_record), which reads
 /// every byte twice; `ddb-audit transform` and the Lambda handler use this.
 pub fn read_event<'a>(
     bytes: &'a [u8],

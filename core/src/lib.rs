@@ -7,7 +7,7 @@
 //!   number text);
 //! - the input: [`record`] (one stream record, read leniently), [`event`] (a whole Lambda
 //!   event), [`timestamp`];
-//! - the contract: [`diff`] and [`patch`] (the change list and its inverse), [`document`]
+//! - the contract: [`diff`](mod@diff) and [`patch`] (the change list and its inverse), [`document`]
 //!   (rendering a document, and the typed model of a stored one), [`key`] (the bucket
 //!   layout: object keys, metadata names, content types);
 //! - [`transform`]: a whole event to JSON Lines;

@@ -1,8 +1,8 @@
 //! The auditor's commands (`history`, `replay`, `verify`): argument meaning to output.
 //!
-//! Each command reads the bucket through [`crate::bucket`], hands the objects to the pure
-//! modules ([`crate::trail`], [`crate::timeline`], [`crate::replay`], [`crate::verify`])
-//! and writes what they say to the given outputs. The binary only parses arguments and
+//! Each command reads the bucket through the [`Bucket`] port it is given, hands the objects
+//! to the pure modules ([`trail`], [`timeline`], [`replay`](mod@replay), [`verify`](mod@verify)) and writes what they
+//! say to the given outputs. The binary only parses arguments, builds the S3 adapter, and
 //! turns a [`CommandError`] into one line on stderr and an exit status.
 
 use std::io::Write;
