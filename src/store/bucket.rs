@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::types::ChecksumMode;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -182,6 +183,31 @@ impl S3Bucket {
             name: name.to_owned(),
         })
     }
+
+    /// Every page of a ListObjectsV2 under `prefix` (grouped by `delimiter` when given),
+    /// each reduced to what `take` keeps from it.
+    async fn list_pages(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        take: impl Fn(&ListObjectsV2Output) -> Vec<String>,
+    ) -> Result<Vec<String>, BucketError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.name)
+            .prefix(prefix)
+            .set_delimiter(delimiter.map(str::to_owned))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| request_error(format!("listing s3://{}/{prefix}", self.name), e))?;
+            out.extend(take(&page));
+        }
+        Ok(out)
+    }
 }
 
 impl Bucket for S3Bucket {
@@ -210,53 +236,28 @@ impl Bucket for S3Bucket {
             })
     }
 
-    /// Every key under `prefix` (current versions), ascending; `delimiter` groups like `ls`.
     async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, BucketError> {
-        let mut keys = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.name)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| request_error(format!("listing s3://{}/{prefix}", self.name), e))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
-        }
-        Ok(keys)
+        self.list_pages(prefix, None, |page| {
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned))
+                .collect()
+        })
+        .await
     }
 
-    /// The common prefixes one level below `prefix` (e.g. `table=T/` under `audit/`).
     async fn list_prefixes(
         &self,
         prefix: &str,
         delimiter: &str,
     ) -> Result<Vec<String>, BucketError> {
-        let mut out = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.name)
-            .prefix(prefix)
-            .delimiter(delimiter)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| request_error(format!("listing s3://{}/{prefix}", self.name), e))?;
-            out.extend(
-                page.common_prefixes()
-                    .iter()
-                    .filter_map(|p| p.prefix().map(str::to_owned)),
-            );
-        }
-        Ok(out)
+        self.list_pages(prefix, Some(delimiter), |page| {
+            page.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_owned))
+                .collect()
+        })
+        .await
     }
 
     /// Every version and delete marker under `prefix`.
