@@ -10,6 +10,8 @@
 //! - the contract: [`diff`](mod@diff) and [`patch`] (the change list and its inverse), [`document`]
 //!   (rendering a document, and the typed model of a stored one), [`key`] (the bucket
 //!   layout: object keys, metadata names, content types);
+//! - [`pattern`] and [`redaction`]: attribute paths withheld from the trail, and their
+//!   keyed-hash tokens;
 //! - [`transform`]: a whole event to JSON Lines;
 //! - with the `serde_dynamo` feature, [`convert`]: to and from serde_dynamo's values.
 //!
@@ -25,8 +27,10 @@ mod json;
 pub mod key;
 pub mod number;
 pub mod patch;
+pub mod pattern;
 mod reader;
 pub mod record;
+pub mod redaction;
 pub mod timestamp;
 pub mod transform;
 pub mod value;
