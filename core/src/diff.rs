@@ -231,7 +231,9 @@ fn set_delta<'a>(
     }
 }
 
-/// (elements of `new` not in `old`, elements of `old` not in `new`), by membership key.
+/// (members of `new` not in `old`, members of `old` not in `new`), by membership key. A set
+/// holds each member once, so members with equal keys (`"1"` and `"1.0"` in an NS, a repeated
+/// string) are one member, listed once, as it is spelled first in its set.
 /// Sorting keeps this O(n log n) for the large sets a 400 KB item can hold.
 fn difference<'s, T: Clone, K: Ord>(
     old: &'s [T],
@@ -241,21 +243,29 @@ fn difference<'s, T: Clone, K: Ord>(
     let sorted_keys = |s: &'s [T]| {
         let mut keys: Vec<K> = s.iter().map(&key).collect();
         keys.sort_unstable();
+        keys.dedup();
         keys
     };
     let (old_keys, new_keys) = (sorted_keys(old), sorted_keys(new));
-    let missing = |pool: &[K], v: &'s T| pool.binary_search(&key(v)).is_err();
-    let added = new
-        .iter()
-        .filter(|v| missing(&old_keys, v))
-        .cloned()
-        .collect();
-    let removed = old
-        .iter()
-        .filter(|v| missing(&new_keys, v))
-        .cloned()
-        .collect();
-    (added, removed)
+    // Members of `side` whose key is not in `other`, each key once, first spelling kept.
+    let only_in = |side: &'s [T], side_keys: &[K], other: &[K]| {
+        let mut listed = vec![false; side_keys.len()];
+        side.iter()
+            .filter(|v| {
+                let k = key(v);
+                let Ok(at) = side_keys.binary_search(&k) else {
+                    return false;
+                };
+                let fresh = !std::mem::replace(&mut listed[at], true);
+                fresh && other.binary_search(&k).is_err()
+            })
+            .cloned()
+            .collect()
+    };
+    (
+        only_in(new, &new_keys, &old_keys),
+        only_in(old, &old_keys, &new_keys),
+    )
 }
 
 impl Serialize for Change<'_> {
@@ -421,6 +431,50 @@ mod tests {
         );
         // A set replaced by a different set type has no delta.
         assert!(!changes_json(r#"{"s":{"SS":["1"]}}"#, r#"{"s":{"NS":["1"]}}"#).contains("added"));
+    }
+
+    // A set holds each member once: members equal by rule 1 are listed once in added and
+    // removed, as first spelled (they used to be listed as often as they appeared).
+    #[test]
+    fn set_members_equal_by_rule_one_are_listed_once() {
+        assert_eq!(
+            changes_json(r#"{"n":{"NS":["2"]}}"#, r#"{"n":{"NS":["1","1.0","2"]}}"#),
+            r#"[{"op":"replace","path":"/n","old":{"NS":["2"]},"new":{"NS":["1","1.0","2"]},"added":{"NS":["1"]}}]"#
+        );
+        assert_eq!(
+            changes_json(r#"{"s":{"SS":["a"]}}"#, r#"{"s":{"SS":["a","b","b"]}}"#),
+            r#"[{"op":"replace","path":"/s","old":{"SS":["a"]},"new":{"SS":["a","b","b"]},"added":{"SS":["b"]}}]"#
+        );
+        // The BS of the aws-lambda-go, -rust-runtime and -dotnet sample events, removed whole.
+        assert_eq!(
+            changes_json(
+                r#"{"b":{"BS":["U3Vubnk=","UmFpbnk=","U25vd3k=","U3Vubnk="]}}"#,
+                r#"{"b":{"BS":["AA=="]}}"#
+            ),
+            r#"[{"op":"replace","path":"/b","old":{"BS":["U3Vubnk=","UmFpbnk=","U25vd3k=","U3Vubnk="]},"new":{"BS":["AA=="]},"added":{"BS":["AA=="]},"removed":{"BS":["U3Vubnk=","UmFpbnk=","U25vd3k="]}}]"#
+        );
+        // A repeated member in both images is no change at all.
+        assert_eq!(
+            changes_json(r#"{"n":{"NS":["1","1.0"]}}"#, r#"{"n":{"NS":["01"]}}"#),
+            "[]"
+        );
+    }
+
+    // Numbers that differ only in an extreme exponent are a change (the exponent used to
+    // saturate, and these gave no change at all).
+    #[test]
+    fn numbers_with_extreme_exponents_are_compared_exactly() {
+        for (a, b) in [
+            ("1e9223372036854775806", "1e9223372036854775807"),
+            ("10e9223372036854775807", "1e9223372036854775807"),
+            ("1e-9223372036854775808", "1e-9223372036854775807"),
+        ] {
+            let json = changes_json(
+                &format!(r#"{{"n":{{"N":"{a}"}}}}"#),
+                &format!(r#"{{"n":{{"N":"{b}"}}}}"#),
+            );
+            assert!(json.contains(r#""op":"replace""#), "{a} vs {b}: {json}");
+        }
     }
 
     // Paths escape ~ and / (RFC 6901) and read back to the same names.

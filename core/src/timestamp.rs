@@ -41,14 +41,14 @@ impl Timestamp {
         let mut millis: i64 = 0;
         let mut rest_nonzero = false;
         for (i, &d) in n.digits().iter().enumerate() {
-            if (i as i64) < whole_digits {
+            if (i as i128) < whole_digits {
                 millis = millis.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
             } else {
                 rest_nonzero = true;
                 break;
             }
         }
-        for _ in n.digits().len() as i64..whole_digits.max(0) {
+        for _ in n.digits().len() as i128..whole_digits.max(0) {
             millis = millis.checked_mul(10)?;
         }
         if n.is_negative() {
