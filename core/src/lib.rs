@@ -16,6 +16,7 @@
 //! The JSON reader and writer behind them are private.
 #![forbid(unsafe_code)]
 
+mod align;
 #[cfg(feature = "serde_dynamo")]
 pub mod convert;
 pub mod diff;
