@@ -120,7 +120,11 @@ impl Kind {
     }
 }
 
-/// Bytes that end the fast scan of a string body: quote, backslash, control characters.
+/// Bytes that end the fast scan of a string body: quote, backslash, control characters, and
+/// the lead bytes of U+0085, U+2028 and U+2029 (0xC2, 0xE2), which the document writer must
+/// escape (line-splitting readers take them for line ends), so strings holding them are not
+/// borrowed as needing no escape. Both lead bytes also start other characters; the scan
+/// looks and moves on.
 static STRING_STOP: [bool; 256] = {
     let mut table = [false; 256];
     let mut i = 0;
@@ -130,8 +134,21 @@ static STRING_STOP: [bool; 256] = {
     }
     table[b'"' as usize] = true;
     table[b'\\' as usize] = true;
+    table[0xC2] = true;
+    table[0xE2] = true;
     table
 };
+
+/// The length of U+0085, U+2028 or U+2029 if `bytes` starts with one: characters JSON leaves
+/// unescaped but line-splitting readers (Python's `str.splitlines`, some log shippers) split
+/// lines at.
+pub(crate) fn line_separator_at(bytes: &[u8]) -> Option<usize> {
+    match bytes {
+        [0xC2, 0x85, ..] => Some(2),
+        [0xE2, 0x80, 0xA8 | 0xA9, ..] => Some(3),
+        _ => None,
+    }
+}
 
 /// A cursor over JSON text.
 #[derive(Debug)]
@@ -297,20 +314,26 @@ impl<'a> Reader<'a> {
         let bytes = self.text.as_bytes();
         self.pos += 1;
         let start = self.pos;
-        self.scan_plain();
-        match bytes.get(self.pos) {
-            Some(b'"') => {
-                let s = &self.text[start..self.pos];
-                self.pos += 1;
-                Ok(Cow::Borrowed(s))
+        loop {
+            self.scan_plain();
+            match bytes.get(self.pos) {
+                Some(b'"') => {
+                    let s = &self.text[start..self.pos];
+                    self.pos += 1;
+                    return Ok(Cow::Borrowed(s));
+                }
+                Some(b'\\') => return self.escaped_string(start).map(Cow::Owned),
+                Some(0xC2 | 0xE2) if line_separator_at(&bytes[self.pos..]).is_none() => {
+                    self.pos += 1
+                }
+                Some(0xC2 | 0xE2) => return self.escaped_string(start).map(Cow::Owned),
+                Some(_) => return self.syntax("control character in string"),
+                None => return self.syntax("unterminated string"),
             }
-            Some(b'\\') => self.escaped_string(start).map(Cow::Owned),
-            Some(_) => self.syntax("control character in string"),
-            None => self.syntax("unterminated string"),
         }
     }
 
-    /// The slow path, from the string's first escape on.
+    /// The slow path, from the string's first escape (or line separator) on.
     fn escaped_string(&mut self, start: usize) -> Result<String> {
         let bytes = self.text.as_bytes();
         let mut out = String::with_capacity(self.pos - start + 16);
@@ -342,6 +365,12 @@ impl<'a> Reader<'a> {
                         b'u' => out.push(self.unicode_escape()?),
                         _ => return self.syntax("invalid escape"),
                     }
+                }
+                Some(0xC2 | 0xE2) => {
+                    // A lead byte of valid UTF-8 text: copy its whole character.
+                    let c = self.text[self.pos..].chars().next().expect("a character");
+                    out.push(c);
+                    self.pos += c.len_utf8();
                 }
                 Some(_) => return self.syntax("control character in string"),
                 None => return self.syntax("unterminated string"),
@@ -412,6 +441,7 @@ impl<'a> Reader<'a> {
                         None => return self.syntax("unterminated string"),
                     }
                 }
+                Some(0xC2 | 0xE2) => self.pos += 1,
                 Some(_) => return self.syntax("control character in string"),
                 None => return self.syntax("unterminated string"),
             }
@@ -746,6 +776,27 @@ mod tests {
             r.string().unwrap(),
             serde_json::from_str::<String>(text).unwrap()
         );
+    }
+
+    // Strings holding U+0085, U+2028 or U+2029 are never borrowed (the writer copies borrowed
+    // strings unescaped), and decode to the same text; other characters sharing their lead
+    // bytes still borrow.
+    #[test]
+    fn strings_with_line_separators_are_not_borrowed() {
+        for text in [
+            "\"a\u{2028}b\"",
+            "\"\u{2029}\"",
+            "\"x\u{85}\"",
+            "\"\u{2028}\\n\"",
+        ] {
+            let mut r = Reader::new(text);
+            let s = r.string().unwrap();
+            assert!(matches!(s, Cow::Owned(_)), "{text}");
+            assert_eq!(s, serde_json::from_str::<String>(text).unwrap());
+            assert!(skip_all(text).is_ok());
+        }
+        let mut r = Reader::new("\"€ – ° é\"");
+        assert!(matches!(r.string().unwrap(), Cow::Borrowed("€ – ° é")));
     }
 
     // Invalid-record errors render as a dotted path with list indices in brackets.
