@@ -128,6 +128,26 @@ fn non_events_exit_2_with_one_line_and_no_output() {
     }
 }
 
+// A failed write (a full disk) is an error, exit 1, not input that is not an event (exit 2).
+#[test]
+fn a_failed_write_exits_1() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        eprintln!("no /dev/full here: skipped");
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_ddb-audit"))
+        .args(["transform", "events/modify.json"])
+        .current_dir(root())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("ddb-audit runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot write the output"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
 // An unreadable record is an error document in its place; the rest are unaffected.
 #[test]
 fn unreadable_record_keeps_its_place() {

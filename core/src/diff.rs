@@ -1,19 +1,22 @@
 //! The attribute-by-attribute diff of two items: the spec's rules 1-6.
 //!
-//! Maps recurse key by key in ascending byte order, lists index by index, and everything
-//! else that is unequal under rule 1 is one `replace` (with `added`/`removed` for sets).
+//! Maps recurse key by key in ascending byte order, lists are aligned on a longest common
+//! subsequence (the diff a person would write: see [`crate::align`]), and everything else
+//! that is unequal under rule 1 is one `replace` (with `added`/`removed` for sets).
 //! This module performs no IO.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use serde::de::{self, Deserializer};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
+use crate::align::align;
 use crate::number;
-use crate::value::{AttributeValue, Binary, Item, spec_eq};
+use crate::value::{AttributeValue, Binary, Item, spec_eq, spec_hash};
 
 /// What a change does at its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,31 +145,104 @@ fn diff_values<'a>(
     }
 }
 
+/// Rule 3: the lists are aligned on a longest common subsequence (rule-1 equality); each gap
+/// between aligned elements pairs its old and new elements in order, then removes the old
+/// ones left over (descending) or adds the new ones (ascending). The common prefix and suffix
+/// are aligned first; if the middle would leave more than [`MAX_UNALIGNED`] elements
+/// unaligned, it is one gap, which is the positional diff.
 fn diff_lists<'a>(
     old: &'a [AttributeValue<'a>],
     new: &'a [AttributeValue<'a>],
     path: &mut String,
     out: &mut Vec<Change<'a>>,
 ) {
+    let prefix = old
+        .iter()
+        .zip(new)
+        .take_while(|(a, b)| spec_eq(a, b))
+        .count();
+    let (old_rest, new_rest) = (&old[prefix..], &new[prefix..]);
+    let suffix = old_rest
+        .iter()
+        .rev()
+        .zip(new_rest.iter().rev())
+        .take_while(|(a, b)| spec_eq(a, b))
+        .count();
+    let old_middle = &old_rest[..old_rest.len() - suffix];
+    let new_middle = &new_rest[..new_rest.len() - suffix];
+    let aligned = if old_middle.is_empty() || new_middle.is_empty() {
+        Vec::new()
+    } else {
+        let (old_classes, new_classes) = classes(old_middle, new_middle);
+        align(&old_classes, &new_classes, MAX_UNALIGNED).unwrap_or_default()
+    };
+    // Each gap starts, in the list as the earlier changes have left it, at its index in the
+    // new list.
+    let (mut i, mut j) = (0, 0);
+    let ends = aligned
+        .into_iter()
+        .chain(std::iter::once((old_middle.len(), new_middle.len())));
+    for (next_i, next_j) in ends {
+        let gap = (&old_middle[i..next_i], &new_middle[j..next_j]);
+        diff_gap(gap.0, gap.1, prefix + j, path, out);
+        (i, j) = (next_i + 1, next_j + 1);
+    }
+}
+
+/// The most elements a list's middle (past its common prefix and suffix) may leave unaligned
+/// before it is diffed by position instead (the contract's bound).
+pub const MAX_UNALIGNED: usize = 4096;
+
+/// One gap of `old.len()` = k old and `new.len()` = m new elements starting at index `q`:
+/// pairs recurse at q…, then removes at q+k−1 … q+m or adds at q+k … q+m−1.
+fn diff_gap<'a>(
+    old: &'a [AttributeValue<'a>],
+    new: &'a [AttributeValue<'a>],
+    q: usize,
+    path: &mut String,
+    out: &mut Vec<Change<'a>>,
+) {
     let len = path.len();
-    let common = old.len().min(new.len());
-    for (i, (a, b)) in old.iter().zip(new).enumerate() {
-        write!(path, "/{i}").expect("writing to a String");
+    let paired = old.len().min(new.len());
+    for (t, (a, b)) in old.iter().zip(new).enumerate() {
+        write!(path, "/{}", q + t).expect("writing to a String");
         diff_values(a, b, path, out);
         path.truncate(len);
     }
-    // Appends at ascending indices, so each lands at the end of the list as it grows.
-    for (i, value) in new.iter().enumerate().skip(common) {
-        write!(path, "/{i}").expect("writing to a String");
-        out.push(addition(path, value));
-        path.truncate(len);
-    }
-    // Removals from the end backwards, so each index is still valid when it is applied.
-    for (i, value) in old.iter().enumerate().skip(common).rev() {
-        write!(path, "/{i}").expect("writing to a String");
+    // Removals from the gap's end backwards, so each index is still valid when applied.
+    for (t, value) in old.iter().enumerate().skip(paired).rev() {
+        write!(path, "/{}", q + t).expect("writing to a String");
         out.push(removal(path, value));
         path.truncate(len);
     }
+    // Insertions at ascending indices, each landing just after the one before.
+    for (t, value) in new.iter().enumerate().skip(paired) {
+        write!(path, "/{}", q + t).expect("writing to a String");
+        out.push(addition(path, value));
+        path.truncate(len);
+    }
+}
+
+/// Numbers the elements of both lists by class of rule-1 equality: equal numbers exactly for
+/// equal values. A hash consistent with rule 1 finds the candidates; [`spec_eq`] decides, so
+/// a hash collision can cost time but never equate unequal values.
+fn classes(old: &[AttributeValue<'_>], new: &[AttributeValue<'_>]) -> (Vec<u32>, Vec<u32>) {
+    let mut seen: HashMap<u64, Vec<(u32, &AttributeValue<'_>)>> = HashMap::new();
+    let mut next = 0u32;
+    let mut class_of = |value| {
+        let candidates = seen.entry(spec_hash(value)).or_default();
+        match candidates.iter().find(|(_, v)| spec_eq(v, value)) {
+            Some(&(class, _)) => class,
+            None => {
+                candidates.push((next, value));
+                next += 1;
+                next - 1
+            }
+        }
+    };
+    let old_classes = old.iter().map(&mut class_of).collect();
+    let new_classes = new.iter().map(&mut class_of).collect();
+    (old_classes, new_classes)
 }
 
 fn addition<'a>(path: &str, value: &'a AttributeValue<'a>) -> Change<'a> {
@@ -231,7 +307,9 @@ fn set_delta<'a>(
     }
 }
 
-/// (elements of `new` not in `old`, elements of `old` not in `new`), by membership key.
+/// (members of `new` not in `old`, members of `old` not in `new`), by membership key. A set
+/// holds each member once, so members with equal keys (`"1"` and `"1.0"` in an NS, a repeated
+/// string) are one member, listed once, as it is spelled first in its set.
 /// Sorting keeps this O(n log n) for the large sets a 400 KB item can hold.
 fn difference<'s, T: Clone, K: Ord>(
     old: &'s [T],
@@ -241,21 +319,29 @@ fn difference<'s, T: Clone, K: Ord>(
     let sorted_keys = |s: &'s [T]| {
         let mut keys: Vec<K> = s.iter().map(&key).collect();
         keys.sort_unstable();
+        keys.dedup();
         keys
     };
     let (old_keys, new_keys) = (sorted_keys(old), sorted_keys(new));
-    let missing = |pool: &[K], v: &'s T| pool.binary_search(&key(v)).is_err();
-    let added = new
-        .iter()
-        .filter(|v| missing(&old_keys, v))
-        .cloned()
-        .collect();
-    let removed = old
-        .iter()
-        .filter(|v| missing(&new_keys, v))
-        .cloned()
-        .collect();
-    (added, removed)
+    // Members of `side` whose key is not in `other`, each key once, first spelling kept.
+    let only_in = |side: &'s [T], side_keys: &[K], other: &[K]| {
+        let mut listed = vec![false; side_keys.len()];
+        side.iter()
+            .filter(|v| {
+                let k = key(v);
+                let Ok(at) = side_keys.binary_search(&k) else {
+                    return false;
+                };
+                let fresh = !std::mem::replace(&mut listed[at], true);
+                fresh && other.binary_search(&k).is_err()
+            })
+            .cloned()
+            .collect()
+    };
+    (
+        only_in(new, &new_keys, &old_keys),
+        only_in(old, &old_keys, &new_keys),
+    )
 }
 
 impl Serialize for Change<'_> {
@@ -389,6 +475,155 @@ mod tests {
         );
     }
 
+    fn list(elements: &[String]) -> String {
+        format!(r#"{{"l":{{"L":[{}]}}}}"#, elements.join(","))
+    }
+
+    fn strings(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|t| format!(r#"{{"S":"{t}"}}"#)).collect()
+    }
+
+    // Rule 3: one element inserted at the front of a long list is one add at index 0 (it
+    // used to be a replace of every element and an add at the end).
+    #[test]
+    fn front_insert_is_one_add() {
+        let old: Vec<String> = (0..10_000).map(|i| format!(r#"{{"N":"{i}"}}"#)).collect();
+        let mut new = old.clone();
+        new.insert(0, r#"{"S":"first"}"#.to_owned());
+        assert_eq!(
+            changes_json(&list(&old), &list(&new)),
+            r#"[{"op":"add","path":"/l/0","new":{"S":"first"}}]"#
+        );
+    }
+
+    // Rule 3: deleting an element from the middle is one remove at its index; deleting the
+    // first of two order lines is one remove, not a rewrite of the first and a removal of
+    // the second.
+    #[test]
+    fn middle_delete_is_one_remove() {
+        assert_eq!(
+            changes_json(
+                &list(&strings(&["a", "b", "c", "d"])),
+                &list(&strings(&["a", "b", "d"]))
+            ),
+            r#"[{"op":"remove","path":"/l/2","old":{"S":"c"}}]"#
+        );
+        let line = |sku: &str, qty: u32| {
+            format!(r#"{{"M":{{"qty":{{"N":"{qty}"}},"sku":{{"S":"{sku}"}}}}}}"#)
+        };
+        let (first, second) = (line("SKU-1", 6), line("SKU-2", 4));
+        assert_eq!(
+            changes_json(&list(&[first.clone(), second.clone()]), &list(&[second])),
+            format!(r#"[{{"op":"remove","path":"/l/0","old":{first}}}]"#)
+        );
+    }
+
+    // Rule 3: an element changed in place pairs with its old self, so a changed map inside a
+    // list gives nested paths, the aligned elements around it nothing.
+    #[test]
+    fn changed_map_inside_a_list_gives_nested_paths() {
+        let map = |v: &str| format!(r#"{{"M":{{"k":{{"S":"{v}"}},"same":{{"N":"1"}}}}}}"#);
+        let old = [map("a"), map("b"), map("c")];
+        let new = [map("a"), map("B"), map("c")];
+        assert_eq!(
+            changes_json(&list(&old), &list(&new)),
+            r#"[{"op":"replace","path":"/l/1/k","old":{"S":"b"},"new":{"S":"B"}}]"#
+        );
+    }
+
+    // Rule 3: a move is a remove where the element was and an add where it is now.
+    #[test]
+    fn a_move_is_a_remove_and_an_add() {
+        assert_eq!(
+            changes_json(
+                &list(&strings(&["a", "b", "c", "d"])),
+                &list(&strings(&["b", "c", "d", "a"]))
+            ),
+            concat!(
+                r#"[{"op":"remove","path":"/l/0","old":{"S":"a"}},"#,
+                r#"{"op":"add","path":"/l/3","new":{"S":"a"}}]"#
+            )
+        );
+    }
+
+    // Rule 3 with repeated elements: one of two equal elements going away is one remove, and
+    // a third equal element arriving is one add.
+    #[test]
+    fn two_equal_elements_align_with_one() {
+        assert_eq!(
+            changes_json(&list(&strings(&["x", "x"])), &list(&strings(&["x"]))),
+            r#"[{"op":"remove","path":"/l/1","old":{"S":"x"}}]"#
+        );
+        assert_eq!(
+            changes_json(
+                &list(&strings(&["x", "y", "x"])),
+                &list(&strings(&["x", "x", "y", "x"]))
+            ),
+            r#"[{"op":"add","path":"/l/1","new":{"S":"x"}}]"#
+        );
+        // Equal by rule 1, not by spelling: 1.0 aligns with 1.
+        assert_eq!(
+            changes_json(
+                r#"{"l":{"L":[{"N":"1.0"},{"N":"2"}]}}"#,
+                r#"{"l":{"L":[{"N":"0"},{"N":"1"},{"N":"2"}]}}"#
+            ),
+            r#"[{"op":"add","path":"/l/0","new":{"N":"0"}}]"#
+        );
+    }
+
+    // Rule 3's index arithmetic, gap by gap: pairs first, then extra removes descending or
+    // extra adds ascending, each gap starting at its index in the new list.
+    #[test]
+    fn gaps_pair_then_remove_descending_or_add_ascending() {
+        // Gaps: [p q r]→[P] before "m", then []→[X Y] after it.
+        let json = changes_json(
+            &list(&strings(&["p", "q", "r", "m"])),
+            &list(&strings(&["P", "m", "X", "Y"])),
+        );
+        assert_eq!(
+            json,
+            concat!(
+                r#"[{"op":"replace","path":"/l/0","old":{"S":"p"},"new":{"S":"P"}},"#,
+                r#"{"op":"remove","path":"/l/2","old":{"S":"r"}},"#,
+                r#"{"op":"remove","path":"/l/1","old":{"S":"q"}},"#,
+                r#"{"op":"add","path":"/l/2","new":{"S":"X"}},"#,
+                r#"{"op":"add","path":"/l/3","new":{"S":"Y"}}]"#
+            )
+        );
+    }
+
+    // Past the bound (more than 4,096 elements unaligned once the common prefix and suffix
+    // are set aside) the middle is one gap: the positional diff, prefix and suffix still
+    // aligned.
+    #[test]
+    fn past_the_bound_the_middle_is_positional() {
+        let middle = |base: usize, n: usize| (base..base + n).map(|i| format!(r#"{{"N":"{i}"}}"#));
+        let with_ends = |inner: Vec<String>| {
+            let mut all = strings(&["head"]);
+            all.extend(inner);
+            all.extend(strings(&["tail"]));
+            all
+        };
+        // 2,050 old against 2,050 new, one shared: 4,098 unaligned at best, so positional.
+        // Aligned, moving the last old element to the front would be removes and adds.
+        let old: Vec<String> = middle(0, 2_050).collect();
+        let mut new: Vec<String> = middle(100_000, 2_049).collect();
+        new.insert(0, old[2_049].clone());
+        let json = changes_json(&list(&with_ends(old)), &list(&with_ends(new)));
+        let changes: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+        assert_eq!(changes.len(), 2_050);
+        assert!(changes.iter().all(|c| c["op"] == "replace"));
+        assert_eq!(changes[0]["path"], "/l/1");
+        // At the bound (4,096 unaligned), the same shape aligns: 2,048 removes, 2,048 adds.
+        let old: Vec<String> = middle(0, 2_049).collect();
+        let mut new: Vec<String> = middle(100_000, 2_048).collect();
+        new.insert(0, old[2_048].clone());
+        let json = changes_json(&list(&with_ends(old)), &list(&with_ends(new)));
+        let changes: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+        assert_eq!(changes.len(), 4_096);
+        assert!(changes.iter().all(|c| c["op"] != "replace"));
+    }
+
     // Rule 4: a change of type is one replace, even between a map and a list.
     #[test]
     fn type_change_is_one_replace() {
@@ -421,6 +656,50 @@ mod tests {
         );
         // A set replaced by a different set type has no delta.
         assert!(!changes_json(r#"{"s":{"SS":["1"]}}"#, r#"{"s":{"NS":["1"]}}"#).contains("added"));
+    }
+
+    // A set holds each member once: members equal by rule 1 are listed once in added and
+    // removed, as first spelled (they used to be listed as often as they appeared).
+    #[test]
+    fn set_members_equal_by_rule_one_are_listed_once() {
+        assert_eq!(
+            changes_json(r#"{"n":{"NS":["2"]}}"#, r#"{"n":{"NS":["1","1.0","2"]}}"#),
+            r#"[{"op":"replace","path":"/n","old":{"NS":["2"]},"new":{"NS":["1","1.0","2"]},"added":{"NS":["1"]}}]"#
+        );
+        assert_eq!(
+            changes_json(r#"{"s":{"SS":["a"]}}"#, r#"{"s":{"SS":["a","b","b"]}}"#),
+            r#"[{"op":"replace","path":"/s","old":{"SS":["a"]},"new":{"SS":["a","b","b"]},"added":{"SS":["b"]}}]"#
+        );
+        // The BS of the aws-lambda-go, -rust-runtime and -dotnet sample events, removed whole.
+        assert_eq!(
+            changes_json(
+                r#"{"b":{"BS":["U3Vubnk=","UmFpbnk=","U25vd3k=","U3Vubnk="]}}"#,
+                r#"{"b":{"BS":["AA=="]}}"#
+            ),
+            r#"[{"op":"replace","path":"/b","old":{"BS":["U3Vubnk=","UmFpbnk=","U25vd3k=","U3Vubnk="]},"new":{"BS":["AA=="]},"added":{"BS":["AA=="]},"removed":{"BS":["U3Vubnk=","UmFpbnk=","U25vd3k="]}}]"#
+        );
+        // A repeated member in both images is no change at all.
+        assert_eq!(
+            changes_json(r#"{"n":{"NS":["1","1.0"]}}"#, r#"{"n":{"NS":["01"]}}"#),
+            "[]"
+        );
+    }
+
+    // Numbers that differ only in an extreme exponent are a change (the exponent used to
+    // saturate, and these gave no change at all).
+    #[test]
+    fn numbers_with_extreme_exponents_are_compared_exactly() {
+        for (a, b) in [
+            ("1e9223372036854775806", "1e9223372036854775807"),
+            ("10e9223372036854775807", "1e9223372036854775807"),
+            ("1e-9223372036854775808", "1e-9223372036854775807"),
+        ] {
+            let json = changes_json(
+                &format!(r#"{{"n":{{"N":"{a}"}}}}"#),
+                &format!(r#"{{"n":{{"N":"{b}"}}}}"#),
+            );
+            assert!(json.contains(r#""op":"replace""#), "{a} vs {b}: {json}");
+        }
     }
 
     // Paths escape ~ and / (RFC 6901) and read back to the same names.

@@ -178,15 +178,8 @@ fn write_document(
     w.item(&r.keys);
     w.key("user_identity", false);
     match &r.user_identity {
-        // Keys in byte order, like every map the project writes.
-        Some(identity) => {
-            w.raw(b"{");
-            w.key("principalId", true);
-            w.str(&identity.principal_id);
-            w.key("type", false);
-            w.str(&identity.kind);
-            w.raw(b"}");
-        }
+        // Verbatim, keys in byte order at every level, like every map the project writes.
+        Some(identity) => w.members(identity.members()),
         None => w.raw(b"null"),
     }
     w.key("ttl_expiry", false);
@@ -276,13 +269,19 @@ fn identifiers(raw: &str) -> (Option<String>, Option<String>) {
 }
 
 /// Valid JSON text without its insignificant whitespace: byte for byte what was received,
-/// numbers and escapes untouched, but on one line so a JSON Lines file stays one per line.
+/// numbers and escapes untouched, but on one line so a JSON Lines file stays one per line
+/// (U+0085, U+2028 and U+2029 in strings are written as their `\u` escapes, the same JSON).
 pub fn compact_json(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     let (mut in_string, mut escaped) = (false, false);
     for c in json.chars() {
         if in_string {
-            out.push(c);
+            match c {
+                '\u{85}' => out.push_str("\\u0085"),
+                '\u{2028}' => out.push_str("\\u2028"),
+                '\u{2029}' => out.push_str("\\u2029"),
+                _ => out.push(c),
+            }
             if escaped {
                 escaped = false;
             } else if c == '\\' {
@@ -419,6 +418,23 @@ mod tests {
         assert_eq!(doc["user_identity"]["type"], "Service");
     }
 
+    // user_identity is the record's object verbatim, every member kept, keys sorted at every
+    // level (only type and principalId used to be kept).
+    #[test]
+    fn user_identity_is_rendered_verbatim_with_sorted_keys() {
+        let json = record("MODIFY", r#"{"Keys":{"pk":{"S":"a"}},"SequenceNumber":"1"}"#).replace(
+            "\"dynamodb\":",
+            r#""userIdentity":{"Type":"Service","PrincipalId":"x","z":[{"b":1,"a":-2.50e1}],"e":{}},"dynamodb":"#,
+        );
+        let raw = json.to_owned();
+        let rendered = render_record(&raw, &RenderOptions::default());
+        let text = std::str::from_utf8(rendered.json()).unwrap();
+        assert!(
+            text.contains(r#""user_identity":{"PrincipalId":"x","Type":"Service","e":{},"z":[{"a":-2.50e1,"b":1}]},"ttl_expiry":false"#),
+            "{text}"
+        );
+    }
+
     // An unreadable record keeps its id, the reason, and the record verbatim on one line.
     #[test]
     fn unreadable_record_keeps_the_record_verbatim() {
@@ -470,6 +486,10 @@ mod tests {
         assert_eq!(
             compact_json("{ \"a b\" : [ 1.50 , \"x\\\" y\" ] }"),
             "{\"a b\":[1.50,\"x\\\" y\"]}"
+        );
+        assert_eq!(
+            compact_json("[\"a\u{2028}\u{2029}\u{85}\"]"),
+            "[\"a\\u2028\\u2029\\u0085\"]"
         );
     }
 }

@@ -82,6 +82,9 @@ fn walk_event<'a>(
     let not_an_event = |why: String| EventError::NotAnEvent(why);
     let text = std::str::from_utf8(bytes)
         .map_err(|e| not_an_event(format!("not valid UTF-8 text ({e})")))?;
+    // A leading byte order mark is no part of the JSON (some tools write one: the
+    // aws-lambda-dotnet sample events start with it).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim_ascii().is_empty() {
         return Err(not_an_event("the input is empty".into()));
     }
@@ -96,8 +99,11 @@ fn walk_event<'a>(
                 return Err(ReadError::invalid("\"Records\" appears twice"));
             }
             seen = true;
-            r.array("\"Records\" to be an array", |r, _| record(r))
-                .map_err(|e| e.within_key("Records"))
+            r.array("\"Records\" to be an array", |r, _| {
+                r.count_depth_from_here();
+                record(r)
+            })
+            .map_err(|e| e.within_key("Records"))
         })
         .and_then(|()| r.end());
     match read {
@@ -182,6 +188,71 @@ mod tests {
             seen, 2,
             "the caller is told about records it must then discard"
         );
+    }
+
+    // A record nested deeper than the reader follows is an error document of its own; the
+    // good record beside it is read as usual (the whole event used to be refused).
+    #[test]
+    fn a_too_deep_record_is_unreadable_not_the_event() {
+        let good = r#"{"eventID":"1","eventName":"INSERT","eventSourceARN":"arn:aws:dynamodb:r:1:table/T/stream/x","dynamodb":{"Keys":{"k":{"S":"a"}},"NewImage":{"k":{"S":"a"}},"SequenceNumber":"1"}}"#;
+        let nest = |levels: usize, leaf: &str| {
+            (0..levels).fold(leaf.to_owned(), |inner, _| {
+                format!(r#"{{"M":{{"a":{inner}}}}}"#)
+            })
+        };
+        // An unknown member 130 levels deep is skipped: the record is readable.
+        let deep_member = format!(
+            r#"{{"eventID":"2","x":{}1{},{}"#,
+            "[".repeat(130),
+            "]".repeat(130),
+            &good[r#"{"eventID":"1","#.len()..]
+        );
+        // An item nested 62 levels is read; 63 levels (past 128 of JSON) and 5,000 are not.
+        let item = |levels| {
+            good.replacen("\"eventID\":\"1\"", "\"eventID\":\"3\"", 1)
+                .replace(
+                    r#""NewImage":{"k":{"S":"a"}}"#,
+                    &format!(r#""NewImage":{{"k":{}}}"#, nest(levels, r#"{"S":"a"}"#)),
+                )
+        };
+        let records = [
+            good.to_owned(),
+            deep_member,
+            item(62),
+            item(63),
+            item(5_000),
+        ];
+        let event = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+        let mut docs = Vec::new();
+        read_event(event.as_bytes(), &RenderOptions::default(), |r| {
+            docs.push(r)
+        })
+        .unwrap();
+        let readable: Vec<bool> = docs
+            .iter()
+            .map(|d| matches!(d, Rendered::Document { .. }))
+            .collect();
+        assert_eq!(readable, [true, true, true, false, false]);
+        let Rendered::Unreadable { error, .. } = &docs[4] else {
+            unreachable!()
+        };
+        assert!(error.contains("nested deeper than 128 levels"), "{error}");
+        // The two-pass path agrees.
+        let raws = parse_event(event.as_bytes()).unwrap();
+        assert_eq!(raws.len(), 5);
+        assert!(matches!(
+            render_record(raws[3], &RenderOptions::default()),
+            Rendered::Unreadable { .. }
+        ));
+    }
+
+    // A leading UTF-8 byte order mark is ignored (it used to reject the event whole).
+    #[test]
+    fn a_leading_byte_order_mark_is_ignored() {
+        let event = "\u{feff}{\"Records\":[{\"a\":1}]}";
+        assert_eq!(parse_event(event.as_bytes()).unwrap(), [r#"{"a":1}"#]);
+        // Only at the very start: anywhere else it is not JSON.
+        assert!(parse_event(" \u{feff}{\"Records\":[]}".as_bytes()).is_err());
     }
 
     // An empty batch is a valid event with nothing in it.

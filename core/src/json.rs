@@ -12,6 +12,8 @@
 use std::ops::Range;
 
 use crate::diff::{Change, Op};
+use crate::reader::line_separator_at;
+use crate::record::JsonValue;
 use crate::value::{AttributeValue, Binary, Item};
 
 /// Appends JSON to a buffer.
@@ -46,7 +48,14 @@ impl<'o, 's> JsonWriter<'o, 's> {
         let at = bytes.as_ptr() as usize;
         let borrowed_from_source =
             at >= self.verbatim.start && at + bytes.len() <= self.verbatim.end;
-        debug_assert!(!borrowed_from_source || !needs_escape(bytes), "{s:?}");
+        debug_assert!(
+            !borrowed_from_source || {
+                let mut escaped = Vec::new();
+                write_escaped(&mut escaped, bytes);
+                escaped == bytes
+            },
+            "{s:?}"
+        );
         if borrowed_from_source {
             // The body and the quotes around it, in one copy.
             let start = at - self.verbatim.start;
@@ -140,6 +149,42 @@ impl<'o, 's> JsonWriter<'o, 's> {
         self.out.push(b'}');
     }
 
+    /// Appends a verbatim JSON value (`user_identity`), members in their (sorted) order.
+    pub(crate) fn json(&mut self, value: &JsonValue<'_>) {
+        match value {
+            JsonValue::Null => self.raw(b"null"),
+            JsonValue::Bool(true) => self.raw(b"true"),
+            JsonValue::Bool(false) => self.raw(b"false"),
+            JsonValue::Number(n) => self.raw(n.as_bytes()),
+            JsonValue::String(s) => self.str(s),
+            JsonValue::Array(values) => {
+                self.out.push(b'[');
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    self.json(v);
+                }
+                self.out.push(b']');
+            }
+            JsonValue::Object(members) => self.members(members),
+        }
+    }
+
+    /// Appends an object from members already in order.
+    pub(crate) fn members(&mut self, members: &[(std::borrow::Cow<'_, str>, JsonValue<'_>)]) {
+        self.out.push(b'{');
+        for (i, (key, value)) in members.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            self.str(key);
+            self.out.push(b':');
+            self.json(value);
+        }
+        self.out.push(b'}');
+    }
+
     /// Appends a typed map, names in the item's (ascending byte) order.
     pub(crate) fn item(&mut self, item: &Item<'_>) {
         self.out.push(b'{');
@@ -178,18 +223,34 @@ impl<'o, 's> JsonWriter<'o, 's> {
     }
 }
 
-/// Whether a string needs escaping. `fold` rather than `any`: no early exit, so the loop
-/// vectorizes.
+/// Whether a string may need escaping: a quote, a backslash, a control character, or a lead
+/// byte of U+0085, U+2028 or U+2029 (written escaped so that line-splitting readers see one
+/// document per line; [`write_escaped`] looks closer). `fold` rather than `any`: no early
+/// exit, so the loop vectorizes.
 fn needs_escape(bytes: &[u8]) -> bool {
     bytes.iter().fold(false, |acc, &b| {
-        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+        acc | (b < 0x20) | (b == b'"') | (b == b'\\') | (b == 0xC2) | (b == 0xE2)
     })
 }
 
 fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if let Some(len) = line_separator_at(&bytes[i..]) {
+            out.extend_from_slice(&bytes[start..i]);
+            out.extend_from_slice(match bytes[i + len - 1] {
+                0x85 => b"\\u0085",
+                0xA8 => b"\\u2028",
+                _ => b"\\u2029",
+            });
+            i += len;
+            start = i;
+            continue;
+        }
+        i += 1;
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -208,9 +269,9 @@ fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
             ],
             _ => continue,
         };
-        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(&bytes[start..i - 1]);
         out.extend_from_slice(escape);
-        start = i + 1;
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
 }
@@ -229,6 +290,28 @@ mod tests {
             JsonWriter::new(&mut fast, source).value(&value);
             assert_eq!(
                 String::from_utf8(fast).unwrap(),
+                serde_json::to_string(&value).unwrap()
+            );
+        }
+    }
+
+    // U+0085, U+2028 and U+2029 are written escaped, whether borrowed from the event or not:
+    // the same JSON, but one document per line for line-splitting readers.
+    #[test]
+    fn line_separators_are_escaped() {
+        let json = "{\"M\":{\"k\\u2028\":{\"S\":\"a\u{2028}b\u{2029}c\u{85}d – € \\u0085\"}}}";
+        let value: AttributeValue<'_> = serde_json::from_str(json).unwrap();
+        for source in ["", json] {
+            let mut out = Vec::new();
+            JsonWriter::new(&mut out, source).value(&value);
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(
+                text,
+                r#"{"M":{"k\u2028":{"S":"a\u2028b\u2029c\u0085d – € \u0085"}}}"#
+            );
+            let back: AttributeValue<'_> = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                serde_json::to_string(&back).unwrap(),
                 serde_json::to_string(&value).unwrap()
             );
         }

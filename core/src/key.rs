@@ -373,12 +373,13 @@ fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// DynamoDB compares key numbers by value (`1.50` and `1.5` name the same item), so the
 /// key uses one spelling per value: plain decimal, no exponent, no superfluous zeros, no
-/// `+`, `0` for zero. Text that is not a number (already rejected when the value was read)
-/// is kept as is.
+/// `+`, `0` for zero. Past DynamoDB's range (which never reaches a key, but the layout must
+/// still give one spelling per value) the plain form would be absurdly long, so a value whose
+/// exponent passes ±[`PLAIN_EXPONENT_LIMIT`] is spelled `d.dddE±n` (scientific, one digit
+/// before the point, none trailing), which no plain spelling can be. Text that is not a
+/// number (already rejected when the value was read) is kept as is.
 fn canonical_number(text: &str) -> String {
-    // DynamoDB's exponents stay within ±130; a bound keeps the plain spelling short even
-    // for text that was never checked against it.
-    let Some(number) = number::canonical(text).filter(|n| n.exponent().abs() <= 1000) else {
+    let Some(number) = number::canonical(text) else {
         return text.to_owned();
     };
     // The value is 0.<digits> * 10^exponent, `digits` without leading or trailing zeros.
@@ -391,8 +392,17 @@ fn canonical_number(text: &str) -> String {
     if number.is_negative() {
         out.push('-');
     }
-    let len = digits.len() as i64;
-    if exponent <= 0 {
+    let len = digits.len() as i128;
+    if exponent.abs() > PLAIN_EXPONENT_LIMIT {
+        let (first, rest) = digits.split_at(1);
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push('E');
+        out.push_str(&(exponent - 1).to_string());
+    } else if exponent <= 0 {
         out.push_str("0.");
         out.extend(std::iter::repeat_n('0', exponent.unsigned_abs() as usize));
         out.push_str(&digits);
@@ -407,6 +417,10 @@ fn canonical_number(text: &str) -> String {
     }
     out
 }
+
+/// DynamoDB's exponents stay within ±130; past this bound a key number is spelled with an
+/// exponent rather than thousands of zeros.
+const PLAIN_EXPONENT_LIMIT: i128 = 1000;
 
 #[cfg(test)]
 mod tests {
@@ -573,7 +587,13 @@ mod tests {
         let cases = [
             ("0", "0"),
             ("-0.000", "0"),
-            ("1e99999999999", "1e99999999999"),
+            ("1e99999999999", "1E99999999999"),
+            ("10e99999999998", "1E99999999999"),
+            ("-1.50e-2000", "-1.5E-2000"),
+            ("1e9223372036854775807", "1E9223372036854775807"),
+            ("10e9223372036854775807", "1E9223372036854775808"),
+            ("1e-9223372036854775808", "1E-9223372036854775808"),
+            ("1e1000", "1E1000"),
             ("100", "100"),
             ("1E2", "100"),
             ("1.25E1", "12.5"),

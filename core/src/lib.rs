@@ -18,6 +18,7 @@
 //! The JSON reader and writer behind them are private.
 #![forbid(unsafe_code)]
 
+mod align;
 #[cfg(feature = "serde_dynamo")]
 pub mod convert;
 pub mod diff;
@@ -38,7 +39,7 @@ pub mod value;
 pub use diff::{Change, Op, diff};
 pub use document::{RenderOptions, Rendered, render_record};
 pub use event::{EventError, parse_event, read_event};
-pub use record::{EventName, StreamRecord, UserIdentity};
+pub use record::{EventName, JsonValue, StreamRecord, UserIdentity};
 pub use timestamp::Timestamp;
 pub use value::{AttributeValue, Binary, Item};
 

@@ -7,12 +7,20 @@
 /// A number in canonical form: `±0.d₁d₂…dₙ × 10^exponent`, with no leading or trailing zero
 /// digit. Zero is the empty digit string, positive, exponent 0. Two numbers are equal exactly
 /// when their canonical forms are equal.
+///
+/// The exponent is exact: the written exponent may be anything a signed 64-bit integer holds
+/// (see [`EXPONENT_RANGE`]), and moving the point past the digits cannot overflow an `i128`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Canonical {
     negative: bool,
     digits: Vec<u8>,
-    exponent: i64,
+    exponent: i128,
 }
+
+/// The written exponents (`e…`) number text may carry: those of a signed 64-bit integer.
+/// Text with an exponent outside is not a number this crate can compare exactly, so it is
+/// invalid (its record unreadable) rather than silently equal to another number.
+pub const EXPONENT_RANGE: std::ops::RangeInclusive<i128> = (i64::MIN as i128)..=(i64::MAX as i128);
 
 impl Canonical {
     /// The significant decimal digits (ASCII), without leading or trailing zeros.
@@ -21,7 +29,7 @@ impl Canonical {
     }
 
     /// The power of ten that multiplies `0.digits`.
-    pub fn exponent(&self) -> i64 {
+    pub fn exponent(&self) -> i128 {
         self.exponent
     }
 
@@ -32,7 +40,7 @@ impl Canonical {
 }
 
 /// Parses number text of the form `-?(d+(.d*)?|.d+)([eE][+-]?d+)?` into canonical form.
-/// Returns `None` for anything else. Absurd exponents saturate instead of overflowing.
+/// Returns `None` for anything else, and for a written exponent outside [`EXPONENT_RANGE`].
 pub fn canonical(text: &str) -> Option<Canonical> {
     let bytes = text.as_bytes();
     let mut i = 0;
@@ -57,33 +65,11 @@ pub fn canonical(text: &str) -> Option<Canonical> {
     if int_digits.is_empty() && frac_digits.is_empty() {
         return None;
     }
-    let mut exponent: i64 = 0;
+    let mut exponent: i128 = 0;
     if i < bytes.len() && (bytes[i] == b'e' || bytes[i] == b'E') {
-        i += 1;
-        let exp_negative = match bytes.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
-        let exp_start = i;
-        while i < bytes.len() && bytes[i].is_ascii_digit() {
-            exponent = exponent
-                .saturating_mul(10)
-                .saturating_add(i64::from(bytes[i] - b'0'));
-            i += 1;
-        }
-        if i == exp_start {
-            return None;
-        }
-        if exp_negative {
-            exponent = -exponent;
-        }
+        let (end, written) = exponent_text(bytes, i + 1)?;
+        i = end;
+        exponent = written;
     }
     if i != bytes.len() {
         return None;
@@ -107,14 +93,41 @@ pub fn canonical(text: &str) -> Option<Canonical> {
         .collect();
     // 0.(all digits) × 10^int_len is the mantissa's value; every leading zero dropped moves the
     // point one place right.
-    let exponent = exponent
-        .saturating_add(int_digits.len() as i64)
-        .saturating_sub(leading as i64);
+    // Exact: |written exponent| < 2^63 and the text is shorter than 2^63 bytes.
+    let exponent = exponent + int_digits.len() as i128 - leading as i128;
     Some(Canonical {
         negative,
         digits,
         exponent,
     })
+}
+
+/// Reads the exponent after `e`/`E` from `start`: its end and value, or `None` when it has no
+/// digit or lies outside [`EXPONENT_RANGE`]. Leading zeros are allowed and cost nothing.
+fn exponent_text(bytes: &[u8], start: usize) -> Option<(usize, i128)> {
+    let mut i = start;
+    let negative = match bytes.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let digits_start = i;
+    let mut magnitude: i128 = 0;
+    while let Some(d) = bytes.get(i).filter(|b| b.is_ascii_digit()) {
+        magnitude = magnitude * 10 + i128::from(d - b'0');
+        if magnitude > 1 << 63 {
+            return None;
+        }
+        i += 1;
+    }
+    let value = if negative { -magnitude } else { magnitude };
+    (i > digits_start && EXPONENT_RANGE.contains(&value)).then_some((i, value))
 }
 
 /// Whether `text` is valid DynamoDB number text. Checked on every number read, so it
@@ -139,21 +152,16 @@ pub fn is_valid(text: &str) -> bool {
         return false;
     }
     if matches!(bytes.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(bytes.get(i), Some(b'+' | b'-')) {
-            i += 1;
+        match exponent_text(bytes, i + 1) {
+            Some((end, _)) => i = end,
+            None => return false,
         }
-        let (next, exp_len) = digits(i);
-        if exp_len == 0 {
-            return false;
-        }
-        i = next;
     }
     i == bytes.len()
 }
 
-/// The spec's number equality: equal by exact decimal value. Invalid text is equal only to
-/// the identical text (the parser never lets such text into a value).
+/// The spec's number equality: equal by exact decimal value, whatever the exponent. Invalid
+/// text (which the readers never let into a value) is equal only to the identical text.
 pub fn num_eq(a: &str, b: &str) -> bool {
     a == b
         || match (canonical(a), canonical(b)) {
@@ -225,10 +233,37 @@ mod tests {
         }
     }
 
-    // Huge exponents saturate instead of panicking on overflow.
+    // Numbers that differ only at the edge of the exponent's range are never equal (the
+    // exponent used to saturate, and these compared equal).
     #[test]
-    fn absurd_exponents_do_not_overflow() {
-        assert!(is_valid("1e99999999999999999999999999"));
+    fn extreme_exponents_compare_exactly() {
+        for (a, b) in [
+            ("1e9223372036854775806", "1e9223372036854775807"),
+            ("10e9223372036854775807", "1e9223372036854775807"),
+            ("1e-9223372036854775808", "1e-9223372036854775807"),
+            ("0.01e-9223372036854775808", "0.1e-9223372036854775808"),
+        ] {
+            assert!(is_valid(a) && is_valid(b), "{a} {b}");
+            assert!(!num_eq(a, b), "{a} should differ from {b}");
+        }
+        assert!(num_eq("10e9223372036854775806", "1e9223372036854775807"));
+        assert!(num_eq("0.1e-9223372036854775807", "1e-9223372036854775808"));
+        assert!(num_eq("1e+0000000000000000000000000007", "1e7"));
+    }
+
+    // An exponent a 64-bit integer cannot hold makes the text invalid: never equal, never
+    // saturated.
+    #[test]
+    fn exponents_beyond_64_bits_are_invalid() {
+        for text in [
+            "1e9223372036854775808",
+            "1e-9223372036854775809",
+            "1e99999999999999999999999999",
+            "2e99999999999999999999999999",
+        ] {
+            assert!(!is_valid(text), "{text}");
+            assert!(canonical(text).is_none(), "{text}");
+        }
         assert!(!num_eq(
             "1e99999999999999999999999999",
             "2e99999999999999999999999999"

@@ -6,14 +6,19 @@
 //! escape, and separates two kinds of failure that serde cannot: a *syntax* error makes the
 //! whole input not JSON (the event is rejected whole), while an *invalid* record (unknown type
 //! tag, bad base64, wrong field type) is only that record's problem and the batch goes on.
-//! It accepts exactly RFC 8259 JSON (differentially tested against serde_json), nested at most
-//! 128 deep like serde_json. This module performs no IO.
+//! It accepts exactly RFC 8259 JSON (differentially tested against serde_json), nested to any
+//! depth: skipping is iterative, so validating an event needs no stack however deep it nests.
+//! Typed reading recurses and so stops at [`MAX_DEPTH`] levels below where it was told to
+//! count from (each record), and going deeper is an *invalid* value, not a syntax error: a
+//! record nested past the limit is that record's problem only. This module performs no IO.
 
 use std::borrow::Cow;
 use std::fmt;
 
-/// How deep arrays and objects may nest (serde_json's limit too, so both agree on events).
-const MAX_DEPTH: usize = 128;
+/// How many levels of arrays and objects typed reading follows below its starting level (a
+/// record: the contract asks for at least DynamoDB's 32 levels of attributes, about 70 levels
+/// of JSON in a record). serde_json's limit too, so a record read here reads there.
+pub(crate) const MAX_DEPTH: usize = 128;
 
 /// A reading failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +120,11 @@ impl Kind {
     }
 }
 
-/// Bytes that end the fast scan of a string body: quote, backslash, control characters.
+/// Bytes that end the fast scan of a string body: quote, backslash, control characters, and
+/// the lead bytes of U+0085, U+2028 and U+2029 (0xC2, 0xE2), which the document writer must
+/// escape (line-splitting readers take them for line ends), so strings holding them are not
+/// borrowed as needing no escape. Both lead bytes also start other characters; the scan
+/// looks and moves on.
 static STRING_STOP: [bool; 256] = {
     let mut table = [false; 256];
     let mut i = 0;
@@ -125,8 +134,21 @@ static STRING_STOP: [bool; 256] = {
     }
     table[b'"' as usize] = true;
     table[b'\\' as usize] = true;
+    table[0xC2] = true;
+    table[0xE2] = true;
     table
 };
+
+/// The length of U+0085, U+2028 or U+2029 if `bytes` starts with one: characters JSON leaves
+/// unescaped but line-splitting readers (Python's `str.splitlines`, some log shippers) split
+/// lines at.
+pub(crate) fn line_separator_at(bytes: &[u8]) -> Option<usize> {
+    match bytes {
+        [0xC2, 0x85, ..] => Some(2),
+        [0xE2, 0x80, 0xA8 | 0xA9, ..] => Some(3),
+        _ => None,
+    }
+}
 
 /// A cursor over JSON text.
 #[derive(Debug)]
@@ -134,6 +156,8 @@ pub(crate) struct Reader<'a> {
     text: &'a str,
     pos: usize,
     depth: usize,
+    /// Typed reading past this depth is invalid.
+    limit: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -142,7 +166,14 @@ impl<'a> Reader<'a> {
             text,
             pos: 0,
             depth: 0,
+            limit: MAX_DEPTH,
         }
+    }
+
+    /// Typed reading may go [`MAX_DEPTH`] levels below the current one from now on: a record
+    /// read inside an event has the same room as the same record read on its own.
+    pub(crate) fn count_depth_from_here(&mut self) {
+        self.limit = self.depth + MAX_DEPTH;
     }
 
     /// Where the next value starts (after whitespace).
@@ -283,20 +314,26 @@ impl<'a> Reader<'a> {
         let bytes = self.text.as_bytes();
         self.pos += 1;
         let start = self.pos;
-        self.scan_plain();
-        match bytes.get(self.pos) {
-            Some(b'"') => {
-                let s = &self.text[start..self.pos];
-                self.pos += 1;
-                Ok(Cow::Borrowed(s))
+        loop {
+            self.scan_plain();
+            match bytes.get(self.pos) {
+                Some(b'"') => {
+                    let s = &self.text[start..self.pos];
+                    self.pos += 1;
+                    return Ok(Cow::Borrowed(s));
+                }
+                Some(b'\\') => return self.escaped_string(start).map(Cow::Owned),
+                Some(0xC2 | 0xE2) if line_separator_at(&bytes[self.pos..]).is_none() => {
+                    self.pos += 1
+                }
+                Some(0xC2 | 0xE2) => return self.escaped_string(start).map(Cow::Owned),
+                Some(_) => return self.syntax("control character in string"),
+                None => return self.syntax("unterminated string"),
             }
-            Some(b'\\') => self.escaped_string(start).map(Cow::Owned),
-            Some(_) => self.syntax("control character in string"),
-            None => self.syntax("unterminated string"),
         }
     }
 
-    /// The slow path, from the string's first escape on.
+    /// The slow path, from the string's first escape (or line separator) on.
     fn escaped_string(&mut self, start: usize) -> Result<String> {
         let bytes = self.text.as_bytes();
         let mut out = String::with_capacity(self.pos - start + 16);
@@ -328,6 +365,12 @@ impl<'a> Reader<'a> {
                         b'u' => out.push(self.unicode_escape()?),
                         _ => return self.syntax("invalid escape"),
                     }
+                }
+                Some(0xC2 | 0xE2) => {
+                    // A lead byte of valid UTF-8 text: copy its whole character.
+                    let c = self.text[self.pos..].chars().next().expect("a character");
+                    out.push(c);
+                    self.pos += c.len_utf8();
                 }
                 Some(_) => return self.syntax("control character in string"),
                 None => return self.syntax("unterminated string"),
@@ -398,6 +441,7 @@ impl<'a> Reader<'a> {
                         None => return self.syntax("unterminated string"),
                     }
                 }
+                Some(0xC2 | 0xE2) => self.pos += 1,
                 Some(_) => return self.syntax("control character in string"),
                 None => return self.syntax("unterminated string"),
             }
@@ -456,8 +500,10 @@ impl<'a> Reader<'a> {
 
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            self.syntax("nesting too deep")
+        if self.depth > self.limit {
+            Err(ReadError::invalid(format!(
+                "nested deeper than {MAX_DEPTH} levels"
+            )))
         } else {
             Ok(())
         }
@@ -490,16 +536,68 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips one value, checking its syntax (the validation pass over a whole event).
-    /// Keys are skipped rather than decoded: nothing is allocated.
+    /// Keys are skipped rather than decoded, and only nesting allocates (one flag per open
+    /// container). Iterative, so valid JSON of any depth is skipped: validity is an event's
+    /// whole test, and a record too deep to read must still be skipped to be kept verbatim.
     pub(crate) fn skip_value(&mut self) -> Result<()> {
-        match self.peek_kind()? {
-            Kind::Object => self.members(Self::skip_string, |r, ()| r.skip_value()),
-            Kind::Array => self.elements(|r, _| r.skip_value()),
-            Kind::String => self.skip_string(),
-            Kind::Number => self.number_text().map(drop),
-            Kind::Bool => self.boolean().map(drop),
-            Kind::Null => self.literal("null"),
+        // The open containers, innermost last: true for an object.
+        let mut open: Vec<bool> = Vec::new();
+        loop {
+            match self.peek_kind()? {
+                Kind::Object => {
+                    self.pos += 1;
+                    if !self.eat(b'}') {
+                        open.push(true);
+                        self.skip_key()?;
+                        continue;
+                    }
+                }
+                Kind::Array => {
+                    self.pos += 1;
+                    if !self.eat(b']') {
+                        open.push(false);
+                        continue;
+                    }
+                }
+                Kind::String => self.skip_string()?,
+                Kind::Number => self.number_text().map(drop)?,
+                Kind::Bool => self.boolean().map(drop)?,
+                Kind::Null => self.literal("null")?,
+            }
+            // A value ended: close what it ends, or move on to the next member or element.
+            loop {
+                let Some(&in_object) = open.last() else {
+                    return Ok(());
+                };
+                if self.eat(b',') {
+                    if in_object {
+                        self.skip_key()?;
+                    }
+                    break;
+                }
+                if self.eat(if in_object { b'}' } else { b']' }) {
+                    open.pop();
+                    continue;
+                }
+                return self.syntax(if in_object {
+                    "expected ',' or '}'"
+                } else {
+                    "expected ',' or ']'"
+                });
+            }
         }
+    }
+
+    /// Skips `"key":` inside an object.
+    fn skip_key(&mut self) -> Result<()> {
+        if self.peek_kind()? != Kind::String {
+            return self.syntax("expected a string key");
+        }
+        self.skip_string()?;
+        if !self.eat(b':') {
+            return self.syntax("expected ':'");
+        }
+        Ok(())
     }
 
     /// Walks the object at the cursor: `key` reads each key, `member` its value.
@@ -621,19 +719,42 @@ mod tests {
         }
     }
 
-    // Deep nesting stops at serde_json's limit instead of overflowing the stack.
+    // Skipping follows any depth of valid JSON with a constant stack, and still finds the
+    // syntax error at the bottom of a deep value.
     #[test]
-    fn nesting_is_bounded() {
-        let deep = "[".repeat(100_000);
+    fn skipping_follows_any_depth() {
+        let deep = format!("{}1{}", "[{\"a\":".repeat(100_000), "}]".repeat(100_000));
+        assert!(skip_all(&deep).is_ok());
         assert!(matches!(
-            skip_all(&deep),
-            Err(ReadError::Syntax {
-                message: "nesting too deep",
-                ..
-            })
+            skip_all(&"[".repeat(100_000)),
+            Err(ReadError::Syntax { .. })
         ));
-        let ok = format!("{}{}", "[".repeat(127), "]".repeat(127));
-        assert!(skip_all(&ok).is_ok());
+        let broken = format!("{}1,{}", "[".repeat(1_000), "]".repeat(1_000));
+        assert!(matches!(skip_all(&broken), Err(ReadError::Syntax { .. })));
+    }
+
+    // Typed reading follows MAX_DEPTH levels from where it was told to count, and deeper is
+    // an invalid value (the record's problem), not a syntax error (the event's).
+    #[test]
+    fn typed_reading_past_the_limit_is_invalid() {
+        fn read_nested(r: &mut Reader<'_>) -> Result<()> {
+            r.array("an array", |r, _| read_nested(r))
+        }
+        let nested = |levels: usize| format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+        assert!(read_nested(&mut Reader::new(&nested(MAX_DEPTH))).is_ok());
+        assert!(matches!(
+            read_nested(&mut Reader::new(&nested(MAX_DEPTH + 1))),
+            Err(ReadError::Invalid(_))
+        ));
+        let inside = format!("[[{}]]", nested(MAX_DEPTH));
+        let mut r = Reader::new(&inside);
+        r.array("", |r, _| {
+            r.array("", |r, _| {
+                r.count_depth_from_here();
+                read_nested(r)
+            })
+        })
+        .unwrap();
     }
 
     // A lone surrogate is valid JSON but not text: reading it as a string is an invalid value.
@@ -655,6 +776,27 @@ mod tests {
             r.string().unwrap(),
             serde_json::from_str::<String>(text).unwrap()
         );
+    }
+
+    // Strings holding U+0085, U+2028 or U+2029 are never borrowed (the writer copies borrowed
+    // strings unescaped), and decode to the same text; other characters sharing their lead
+    // bytes still borrow.
+    #[test]
+    fn strings_with_line_separators_are_not_borrowed() {
+        for text in [
+            "\"a\u{2028}b\"",
+            "\"\u{2029}\"",
+            "\"x\u{85}\"",
+            "\"\u{2028}\\n\"",
+        ] {
+            let mut r = Reader::new(text);
+            let s = r.string().unwrap();
+            assert!(matches!(s, Cow::Owned(_)), "{text}");
+            assert_eq!(s, serde_json::from_str::<String>(text).unwrap());
+            assert!(skip_all(text).is_ok());
+        }
+        let mut r = Reader::new("\"€ – ° é\"");
+        assert!(matches!(r.string().unwrap(), Cow::Borrowed("€ – ° é")));
     }
 
     // Invalid-record errors render as a dotted path with list indices in brackets.

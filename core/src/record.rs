@@ -7,10 +7,8 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
-
 use crate::diff::{Change, diff};
-use crate::reader::{self, Kind, ReadError, Reader};
+use crate::reader::{self, Kind, ReadError, Reader, Segment};
 use crate::timestamp::Timestamp;
 use crate::value::{Item, read_item};
 
@@ -43,13 +41,153 @@ impl EventName {
     }
 }
 
-/// The record's `userIdentity` (DynamoDB sets it on deletions made by TTL).
-#[derive(Debug, Clone, Deserialize)]
+/// The record's `userIdentity` object, verbatim: every member as delivered, members sorted by
+/// key at every level. DynamoDB sets `{"type": "Service", "principalId":
+/// "dynamodb.amazonaws.com"}` on deletions made by TTL; other producers send other shapes
+/// (`{}`, a type alone, the Streams API's `{"PrincipalId", "Type"}`), all kept as they are.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct UserIdentity<'a> {
-    #[serde(rename = "type", borrow)]
-    pub kind: Cow<'a, str>,
-    #[serde(rename = "principalId", borrow)]
-    pub principal_id: Cow<'a, str>,
+    members: Vec<(Cow<'a, str>, JsonValue<'a>)>,
+}
+
+/// A JSON value kept as delivered: numbers as their text, object members sorted by key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonValue<'a> {
+    Null,
+    Bool(bool),
+    /// The number's text, as written.
+    Number(Cow<'a, str>),
+    String(Cow<'a, str>),
+    Array(Vec<JsonValue<'a>>),
+    /// Members in ascending byte order of key, keys unique.
+    Object(Vec<(Cow<'a, str>, JsonValue<'a>)>),
+}
+
+impl<'a> UserIdentity<'a> {
+    /// An identity from members in any order; `None` if a key repeats.
+    pub fn from_members(members: Vec<(Cow<'a, str>, JsonValue<'a>)>) -> Option<Self> {
+        sorted_members(members).map(|members| Self { members })
+    }
+
+    /// The members, in ascending byte order of key.
+    pub fn members(&self) -> &[(Cow<'a, str>, JsonValue<'a>)] {
+        &self.members
+    }
+
+    /// The string member `name`, if there is one.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        let at = self
+            .members
+            .binary_search_by(|(k, _)| k.as_ref().cmp(name))
+            .ok()?;
+        match &self.members[at].1 {
+            JsonValue::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// `type`, e.g. `Service`.
+    pub fn kind(&self) -> Option<&str> {
+        self.get_str("type")
+    }
+
+    /// `principalId`, e.g. `dynamodb.amazonaws.com`.
+    pub fn principal_id(&self) -> Option<&str> {
+        self.get_str("principalId")
+    }
+}
+
+/// Reads a stored document's `user_identity` back (serde_json's own numbers: integers
+/// verbatim, others as serde_json spells them).
+impl<'de, 'a> serde::Deserialize<'de> for UserIdentity<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        fn convert<'a>(value: serde_json::Value) -> JsonValue<'a> {
+            use serde_json::Value as J;
+            match value {
+                J::Null => JsonValue::Null,
+                J::Bool(b) => JsonValue::Bool(b),
+                J::Number(n) => JsonValue::Number(Cow::Owned(n.to_string())),
+                J::String(s) => JsonValue::String(Cow::Owned(s)),
+                J::Array(v) => JsonValue::Array(v.into_iter().map(convert).collect()),
+                J::Object(m) => JsonValue::Object(
+                    m.into_iter()
+                        .map(|(k, v)| (Cow::Owned(k), convert(v)))
+                        .collect(),
+                ),
+            }
+        }
+        let members = serde_json::Map::deserialize(deserializer)?;
+        // serde_json's map has unique keys; without preserve_order they are sorted already,
+        // and from_members sorts every level's top anyway.
+        let members = members
+            .into_iter()
+            .map(|(k, v)| (Cow::Owned(k), sort_nested(convert(v))))
+            .collect();
+        Self::from_members(members).ok_or_else(|| serde::de::Error::custom("a key appears twice"))
+    }
+}
+
+/// Sorts object members at every level.
+fn sort_nested(value: JsonValue<'_>) -> JsonValue<'_> {
+    match value {
+        JsonValue::Array(v) => JsonValue::Array(v.into_iter().map(sort_nested).collect()),
+        JsonValue::Object(mut m) => {
+            m.sort_by(|a, b| a.0.cmp(&b.0));
+            JsonValue::Object(m.into_iter().map(|(k, v)| (k, sort_nested(v))).collect())
+        }
+        other => other,
+    }
+}
+
+fn sorted_members<'a>(
+    mut members: Vec<(Cow<'a, str>, JsonValue<'a>)>,
+) -> Option<Vec<(Cow<'a, str>, JsonValue<'a>)>> {
+    members.sort_by(|a, b| a.0.cmp(&b.0));
+    members
+        .windows(2)
+        .all(|w| w[0].0 != w[1].0)
+        .then_some(members)
+}
+
+/// Reads any JSON value, keeping it verbatim. Numbers must be finite as a double, so that
+/// strict readers (serde_json, most languages' parsers) read the document back.
+fn read_json<'a>(r: &mut Reader<'a>) -> reader::Result<JsonValue<'a>> {
+    Ok(match r.peek_kind()? {
+        Kind::Null => {
+            r.null()?;
+            JsonValue::Null
+        }
+        Kind::Bool => JsonValue::Bool(r.boolean()?),
+        Kind::Number => {
+            let text = r.number_text()?;
+            if !text.parse::<f64>().is_ok_and(f64::is_finite) {
+                return Err(ReadError::invalid(format!(
+                    "number {text} is beyond what JSON readers accept"
+                )));
+            }
+            JsonValue::Number(Cow::Borrowed(text))
+        }
+        Kind::String => JsonValue::String(r.string()?),
+        Kind::Array => {
+            let mut elements = Vec::new();
+            r.array("an array", |r, i| {
+                elements.push(read_json(r).map_err(|e| e.within(|| Segment::Index(i)))?);
+                Ok(())
+            })?;
+            JsonValue::Array(elements)
+        }
+        Kind::Object => JsonValue::Object(read_members(r)?),
+    })
+}
+
+fn read_members<'a>(r: &mut Reader<'a>) -> reader::Result<Vec<(Cow<'a, str>, JsonValue<'a>)>> {
+    let mut members = Vec::new();
+    r.object("an object", |r, key| {
+        let value = read_json(r).map_err(|e| e.within_key(&key))?;
+        members.push((key, value));
+        Ok(())
+    })?;
+    sorted_members(members).ok_or_else(|| ReadError::invalid("a key appears twice"))
 }
 
 /// A readable stream record.
@@ -156,21 +294,9 @@ fn read_wire<'a>(r: &mut Reader<'a>) -> reader::Result<Wire<'a>> {
 }
 
 fn read_identity<'a>(r: &mut Reader<'a>) -> reader::Result<UserIdentity<'a>> {
-    let (mut kind, mut principal_id) = (None, None);
-    r.object("an object with \"type\" and \"principalId\"", |r, key| {
-        let result = match key.as_ref() {
-            "type" => r.string().and_then(|v| once(&mut kind, &key, Some(v))),
-            "principalId" => r
-                .string()
-                .and_then(|v| once(&mut principal_id, &key, Some(v))),
-            _ => r.skip_value(),
-        };
-        result.map_err(|e| e.within_key(&key))
-    })?;
-    match (kind, principal_id) {
-        (Some(kind), Some(principal_id)) => Ok(UserIdentity { kind, principal_id }),
-        (None, _) => Err(ReadError::invalid("missing field \"type\"")),
-        (_, None) => Err(ReadError::invalid("missing field \"principalId\"")),
+    match r.peek_kind()? {
+        Kind::Object => read_members(r).map(|members| UserIdentity { members }),
+        other => r.wrong_type(other, "an object"),
     }
 }
 
@@ -196,12 +322,12 @@ fn read_stream_data<'a>(r: &mut Reader<'a>) -> reader::Result<WireStreamData<'a>
 }
 
 /// Epoch seconds as a JSON number (what Lambda sends), or a string holding epoch seconds or
-/// RFC 3339 (what hand-made events sometimes carry).
+/// RFC 3339, its offset optional (what hand-made and emulated events carry).
 fn read_creation_time(r: &mut Reader<'_>) -> reader::Result<Timestamp> {
     let (text, parsed) = if r.peek_kind()? == Kind::String {
         let text = r.string()?;
-        let parsed =
-            Timestamp::from_epoch_seconds_text(&text).or_else(|| Timestamp::parse_rfc3339(&text));
+        let parsed = Timestamp::from_epoch_seconds_text(&text)
+            .or_else(|| Timestamp::parse_stream_time(&text));
         (text, parsed)
     } else {
         let text = r.number_text()?;
@@ -287,10 +413,9 @@ impl<'a> StreamRecord<'a> {
     /// True iff the record is a deletion made by DynamoDB's time to live.
     pub fn is_ttl_expiry(&self) -> bool {
         self.event_name == EventName::Remove
-            && self
-                .user_identity
-                .as_ref()
-                .is_some_and(|u| u.kind == "Service" && u.principal_id == "dynamodb.amazonaws.com")
+            && self.user_identity.as_ref().is_some_and(|u| {
+                u.kind() == Some("Service") && u.principal_id() == Some("dynamodb.amazonaws.com")
+            })
     }
 
     /// Whether the record carries every image its diff needs.
@@ -435,6 +560,54 @@ mod tests {
         assert!(StreamRecord::parse(&raw_ttl).unwrap().is_ttl_expiry());
         let raw_user = raw(&json.replace("dynamodb.amazonaws.com", "AIDAEXAMPLE"));
         assert!(!StreamRecord::parse(&raw_user).unwrap().is_ttl_expiry());
+    }
+
+    // userIdentity is kept whole, whatever its shape: empty, a type alone, the Streams API's
+    // capitalised members, extra and nested members (these used to make the record
+    // unreadable, or were dropped). ttl_expiry still reads type and principalId.
+    #[test]
+    fn user_identity_is_kept_verbatim_whatever_its_shape() {
+        let with = |identity: &str| {
+            record_json(FULL).replace("MODIFY", "REMOVE").replace(
+                "\"dynamodb\":",
+                &format!(r#""userIdentity":{identity},"dynamodb":"#),
+            )
+        };
+        for (identity, members, ttl) in [
+            ("{}", 0, false),
+            (r#"{"type":"Service"}"#, 1, false),
+            (
+                r#"{"PrincipalId":"dynamodb.amazonaws.com","Type":"Service"}"#,
+                2,
+                false,
+            ),
+            (
+                r#"{"type":"Service","principalId":"dynamodb.amazonaws.com","extra":{"b":[1,2.5e3,null],"a":true}}"#,
+                3,
+                true,
+            ),
+        ] {
+            let raw = with(identity);
+            let r = StreamRecord::parse(&raw).unwrap_or_else(|e| panic!("{identity}: {e}"));
+            let u = r.user_identity.as_ref().expect("identity kept");
+            assert_eq!(u.members().len(), members, "{identity}");
+            assert_eq!(r.is_ttl_expiry(), ttl, "{identity}");
+        }
+        for (identity, reason) in [
+            (r#""Service""#, "userIdentity: invalid type"),
+            (
+                r#"{"type":"a","type":"b"}"#,
+                "userIdentity: a key appears twice",
+            ),
+            (
+                r#"{"x":{"n":1e400}}"#,
+                "userIdentity.x.n: number 1e400 is beyond",
+            ),
+        ] {
+            let raw = with(identity);
+            let err = StreamRecord::parse(&raw).unwrap_err().message;
+            assert!(err.contains(reason), "{identity}: {err}");
+        }
     }
 
     // Unreadable records say which field is wrong and why.

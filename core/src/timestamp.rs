@@ -41,14 +41,14 @@ impl Timestamp {
         let mut millis: i64 = 0;
         let mut rest_nonzero = false;
         for (i, &d) in n.digits().iter().enumerate() {
-            if (i as i64) < whole_digits {
+            if (i as i128) < whole_digits {
                 millis = millis.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
             } else {
                 rest_nonzero = true;
                 break;
             }
         }
-        for _ in n.digits().len() as i64..whole_digits.max(0) {
+        for _ in n.digits().len() as i128..whole_digits.max(0) {
             millis = millis.checked_mul(10)?;
         }
         if n.is_negative() {
@@ -71,13 +71,24 @@ impl Timestamp {
     /// Parses RFC 3339 (`2026-11-27T02:31:40Z`, `…40.5+09:00`; `t`/`z`/space accepted),
     /// truncating fractions past the millisecond.
     pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        Self::parse_iso(text, false)
+    }
+
+    /// Like [`Timestamp::parse_rfc3339`], but a time without an offset is read as UTC: what
+    /// hand-made and emulated stream records carry (moto's streams write
+    /// `utcnow().isoformat()`, e.g. `2026-11-27T02:31:40.123456`).
+    pub fn parse_stream_time(text: &str) -> Option<Self> {
+        Self::parse_iso(text, true)
+    }
+
+    fn parse_iso(text: &str, utc_without_offset: bool) -> Option<Self> {
         let b = text.as_bytes();
         let num = |range: std::ops::Range<usize>| -> Option<i64> {
             let s = b.get(range)?;
             s.iter().all(u8::is_ascii_digit).then_some(())?;
             std::str::from_utf8(s).ok()?.parse().ok()
         };
-        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
+        if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
             return None;
         }
         if !matches!(b[10], b'T' | b't' | b' ') {
@@ -96,7 +107,7 @@ impl Timestamp {
         }
         let mut i = 19;
         let mut millis = 0;
-        if b[i] == b'.' {
+        if b.get(i) == Some(&b'.') {
             let start = i + 1;
             i = start;
             while i < b.len() && b[i].is_ascii_digit() {
@@ -108,9 +119,10 @@ impl Timestamp {
             let frac = &text[start..i.min(start + 3)];
             millis = frac.parse::<i64>().ok()? * 10_i64.pow(3 - frac.len() as u32);
         }
-        let offset_minutes = match b.get(i)? {
-            b'Z' | b'z' if i + 1 == b.len() => 0,
-            sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
+        let offset_minutes = match b.get(i) {
+            None if utc_without_offset => 0,
+            Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+            Some(sign @ (b'+' | b'-')) if i + 6 == b.len() && b[i + 3] == b':' => {
                 let (h, m) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
                 if h > 23 || m > 59 {
                     return None;
@@ -254,10 +266,37 @@ mod tests {
             "2025-13-01T00:00:00Z",
             "2025-02-30T00:00:00Z",
             "2025-11-27T02:31:40",
+            "2025-11-27T02:31:4",
+            "2025-11-27T02:31:40.",
             "x025-11-27T02:31:40Z",
         ] {
             assert_eq!(t(bad), None, "{bad}");
         }
+    }
+
+    // Creation times are truncated to the millisecond, never rounded, also before 1970 (the
+    // floor), from epoch seconds and from moto's microsecond ISO times alike.
+    #[test]
+    fn microsecond_times_are_truncated_not_rounded() {
+        assert_eq!(rfc("1764210700.999999"), "2025-11-27T02:31:40.999Z");
+        assert_eq!(rfc("1764210700.123999"), "2025-11-27T02:31:40.123Z");
+        assert_eq!(rfc("-0.000001"), "1969-12-31T23:59:59.999Z");
+        assert_eq!(rfc("-1.0009"), "1969-12-31T23:59:58.999Z");
+        let iso = |s| Timestamp::parse_stream_time(s).map(|t| t.to_rfc3339());
+        assert_eq!(
+            iso("2026-11-27T02:31:40.123999").as_deref(),
+            Some("2026-11-27T02:31:40.123Z")
+        );
+        assert_eq!(
+            iso("2026-11-27T23:59:59.999999Z").as_deref(),
+            Some("2026-11-27T23:59:59.999Z")
+        );
+        assert_eq!(
+            iso("2026-11-27T02:31:40").as_deref(),
+            Some("2026-11-27T02:31:40.000Z")
+        );
+        // RFC 3339 proper (the auditor's --at) still wants an offset.
+        assert_eq!(Timestamp::parse_rfc3339("2026-11-27T02:31:40"), None);
     }
 
     // Partitions use the UTC date and hour.

@@ -140,6 +140,29 @@ mod tests {
         assert!(out == expected);
     }
 
+    // U+0085, U+2028 and U+2029 anywhere in strings (values, names, userIdentity, the raw
+    // text of an unreadable record) are written escaped, so a line-splitting reader such as
+    // Python's str.splitlines sees one document per line; the documents read back the same.
+    #[test]
+    fn line_separators_never_split_a_document() {
+        let odd = "a\u{2028}b\u{2029}c\u{85}d";
+        let event = format!(
+            r#"{{"Records":[{{"eventID":"{odd}","eventName":"INSERT","userIdentity":{{"type":"{odd}"}},"eventSourceARN":"arn:aws:dynamodb:r:1:table/T/stream/x","dynamodb":{{"Keys":{{"k":{{"S":"{odd}"}}}},"NewImage":{{"k":{{"S":"{odd}"}},"{odd}":{{"SS":["{odd}"]}}}},"SequenceNumber":"1"}}}},{{"eventID":"{odd}","x":"{odd}"}}]}}"#
+        );
+        let mut out = Vec::new();
+        transform(event.as_bytes(), &RenderOptions::default(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains(['\u{2028}', '\u{2029}', '\u{85}']), "{text}");
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["new_image"][odd]["SS"][0], odd);
+        assert_eq!(lines[0]["user_identity"]["type"], odd);
+        assert_eq!(lines[1]["raw"]["x"], odd);
+    }
+
     // Every record gives exactly one line, unreadable ones included, in order.
     #[test]
     fn one_line_per_record_in_order() {

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -193,6 +194,58 @@ pub fn item_eq(a: &Item<'_>, b: &Item<'_>) -> bool {
         && a.iter()
             .zip(b.iter())
             .all(|((ka, va), (kb, vb))| ka == kb && spec_eq(va, vb))
+}
+
+/// A hash consistent with rule 1: values equal by [`spec_eq`] hash alike (numbers by exact
+/// value, binary by bytes, sets as sets of members, maps key by key), so a list's elements can
+/// be sorted into classes of equal values with one [`spec_eq`] per element. Deterministic:
+/// `DefaultHasher::new()` has fixed keys.
+pub(crate) fn spec_hash(value: &AttributeValue<'_>) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    hash_into(value, &mut hasher);
+    hasher.finish()
+}
+
+fn hash_into(value: &AttributeValue<'_>, h: &mut DefaultHasher) {
+    use AttributeValue as V;
+    value.type_tag().hash(h);
+    match value {
+        V::S(s) => s.hash(h),
+        V::N(n) => number::canonical(n).hash(h),
+        V::B(b) => b.bytes.hash(h),
+        V::Bool(b) => b.hash(h),
+        V::Null => {}
+        V::Ss(v) => set_hash(v.iter().map(|s| hash_one(s.as_bytes())), h),
+        V::Ns(v) => set_hash(v.iter().map(|n| hash_one(&number::canonical(n))), h),
+        V::Bs(v) => set_hash(v.iter().map(|b| hash_one(&b.bytes)), h),
+        V::L(v) => {
+            v.len().hash(h);
+            for element in v {
+                hash_into(element, h);
+            }
+        }
+        V::M(m) => {
+            m.len().hash(h);
+            for (name, value) in m.iter() {
+                name.hash(h);
+                hash_into(value, h);
+            }
+        }
+    }
+}
+
+fn hash_one<T: Hash + ?Sized>(member: &T) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    member.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Members' hashes in order and without repeats, so order and duplicates do not count.
+fn set_hash(members: impl Iterator<Item = u64>, h: &mut DefaultHasher) {
+    let mut hashes: Vec<u64> = members.collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    hashes.hash(h);
 }
 
 /// Equality of two sets (duplicates and order ignored) under a membership key.
@@ -627,6 +680,29 @@ mod tests {
             r#"{"M":{"a":{"N":"1"}}}"#,
             r#"{"M":{"a":{"N":"1"},"b":{"N":"2"}}}"#
         ));
+    }
+
+    // Values equal by rule 1 hash alike, however they are spelled or ordered.
+    #[test]
+    fn equal_values_hash_alike() {
+        for (a, b) in [
+            (r#"{"N":"1.50"}"#, r#"{"N":"15E-1"}"#),
+            (r#"{"NS":["1","2","1.0"]}"#, r#"{"NS":["2.0","1"]}"#),
+            (r#"{"SS":["b","a","a"]}"#, r#"{"SS":["a","b"]}"#),
+            (r#"{"BS":["AQ==","Ag=="]}"#, r#"{"BS":["Ag==","AQ=="]}"#),
+            (
+                r#"{"M":{"a":{"L":[{"N":"1"},{"NULL":true}]}}}"#,
+                r#"{"M":{"a":{"L":[{"N":"1.0"},{"NULL":true}]}}}"#,
+            ),
+        ] {
+            let (x, y) = (parse(a).unwrap(), parse(b).unwrap());
+            assert!(spec_eq(&x, &y), "{a} {b}");
+            assert_eq!(spec_hash(&x), spec_hash(&y), "{a} {b}");
+        }
+        assert_ne!(
+            spec_hash(&parse(r#"{"N":"1"}"#).unwrap()),
+            spec_hash(&parse(r#"{"S":"1"}"#).unwrap())
+        );
     }
 
     // Item editing keeps names sorted and unique.

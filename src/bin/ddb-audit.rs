@@ -205,6 +205,11 @@ fn run_transform(input: Option<PathBuf>, no_images: bool) -> ExitCode {
         Err(TransformError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
             ExitCode::SUCCESS
         }
+        // The event was fine; writing failed (a full disk): an error, not "not an event".
+        Err(e @ TransformError::Output(_)) => {
+            eprintln!("ddb-audit: {e}");
+            ExitCode::FAILURE
+        }
         Err(e) => fail(&e.to_string()),
     }
 }
