@@ -7,6 +7,8 @@
 
 use std::borrow::Cow;
 
+use serde::Deserialize;
+
 use crate::diff::{Change, diff};
 use crate::reader::{self, Kind, ReadError, Reader, Segment};
 use crate::timestamp::Timestamp;

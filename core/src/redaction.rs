@@ -255,7 +255,7 @@ fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// DynamoDB's range: a non-zero magnitude in [1E-130, 9.99…E+125], i.e. `0.d… × 10^e`
 /// with e from -129 to 126.
-const EXPONENTS: std::ops::RangeInclusive<i64> = -129..=126;
+const EXPONENTS: std::ops::RangeInclusive<i128> = -129..=126;
 
 /// The number in plain decimal: no exponent, no leading zeros but the one before a `.`, no
 /// trailing fractional zeros, no `.` when whole, `0` for zero, `-` only when negative.
@@ -271,7 +271,7 @@ pub fn plain_decimal(text: &str) -> Result<String, RedactionError> {
         return Err(out_of_range());
     }
     let sign = if canonical.is_negative() { "-" } else { "" };
-    let len = digits.len() as i64;
+    let len = digits.len() as i128;
     Ok(if exponent >= len {
         format!("{sign}{digits}{}", "0".repeat((exponent - len) as usize))
     } else if exponent > 0 {
@@ -283,7 +283,7 @@ pub fn plain_decimal(text: &str) -> Result<String, RedactionError> {
 }
 
 /// A key that orders numbers by value: the canonical form, with negatives reversed.
-fn order_key(text: &str) -> Result<(i8, i64, Vec<u8>), RedactionError> {
+fn order_key(text: &str) -> Result<(i8, i128, Vec<u8>), RedactionError> {
     let canonical =
         number::canonical(text).ok_or_else(|| RedactionError::NumberOutOfRange(text.to_owned()))?;
     let digits = canonical.digits().to_vec();
