@@ -95,6 +95,20 @@ impl From<&AttributeValue<'_>> for Dynamo {
                     .map(|(k, v)| (k.to_owned(), Dynamo::from(v)))
                     .collect(),
             ),
+            // A token has no DynamoDB type: it goes as the map the document writes.
+            AttributeValue::Redacted(token) => Dynamo::M(
+                [(
+                    crate::value::REDACTED.to_owned(),
+                    Dynamo::M(
+                        [
+                            ("type".to_owned(), Dynamo::S(token.type_tag.to_owned())),
+                            ("hmac".to_owned(), Dynamo::S(token.hmac.clone())),
+                        ]
+                        .into(),
+                    ),
+                )]
+                .into(),
+            ),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! This module performs no IO.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 mod stored;
 pub use stored::{ChangeDocument, ErrorDocument, ErrorMessage, Source, Stored, StoredError};
@@ -14,6 +15,7 @@ use crate::diff::Change;
 use crate::json::JsonWriter;
 use crate::reader::Reader;
 use crate::record::{RecordError, StreamRecord};
+use crate::redaction::{self, Redactor};
 use crate::value::Item;
 
 /// The contract as a JSON Schema (draft 2020-12), embedded so that every check runs against
@@ -21,16 +23,19 @@ use crate::value::Item;
 pub const SCHEMA: &str = include_str!("../../schema/audit-document.schema.json");
 
 /// How documents are rendered.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RenderOptions {
     /// Keep `old_image` / `new_image` in the document.
     pub include_images: bool,
+    /// The deployment's redaction, when it withholds attributes.
+    pub redaction: Option<Arc<Redactor>>,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
         Self {
             include_images: true,
+            redaction: None,
         }
     }
 }
@@ -84,11 +89,15 @@ pub(crate) fn render_parsed<'a>(
     parsed: Result<StreamRecord<'a>, RecordError>,
     options: &RenderOptions,
 ) -> Rendered<'a> {
-    match parsed {
+    let redacted = parsed.and_then(|record| match &options.redaction {
+        Some(redactor) => redact_record(&record, redactor),
+        None => Ok(record),
+    });
+    match redacted {
         Ok(record) => {
             // Documents hold the images and the diff: about twice the record.
             let mut json = Vec::with_capacity(raw.len() * 2 + 512);
-            let changes = write_record(&mut json, &record, raw, options);
+            let changes = write_redacted(&mut json, &record, raw, options);
             Rendered::Document {
                 record,
                 json,
@@ -98,7 +107,7 @@ pub(crate) fn render_parsed<'a>(
         Err(err) => {
             let (event_id, sequence_number) = identifiers(raw);
             let mut json = Vec::with_capacity(raw.len() + 256);
-            write_unreadable(&mut json, event_id.as_deref(), &err.message, raw);
+            write_unreadable(&mut json, event_id.as_deref(), &err.message, raw, options);
             Rendered::Unreadable {
                 event_id,
                 sequence_number,
@@ -109,8 +118,46 @@ pub(crate) fn render_parsed<'a>(
     }
 }
 
-/// Appends the document of `record`, read from `raw`, to `out`; returns its number of changes.
+/// Appends the document of `record`, read from `raw`, to `out`; returns its number of
+/// changes. Under redaction, a record that cannot be redacted is the error.
 pub(crate) fn write_record(
+    out: &mut Vec<u8>,
+    record: &StreamRecord<'_>,
+    raw: &str,
+    options: &RenderOptions,
+) -> Result<usize, RecordError> {
+    match &options.redaction {
+        Some(redactor) => {
+            let record = redact_record(record, redactor)?;
+            Ok(write_redacted(out, &record, raw, options))
+        }
+        None => Ok(write_redacted(out, record, raw, options)),
+    }
+}
+
+/// A copy of `record` with its key and images redacted: the diff of the redacted images is
+/// the contract's diff under redaction, since tokens are equal exactly when the values they
+/// stand for are (rule 1), and a token is compared whole, so the diff stops there.
+pub fn redact_record<'a>(
+    record: &StreamRecord<'a>,
+    redactor: &Redactor,
+) -> Result<StreamRecord<'a>, RecordError> {
+    let redact = |item: &Item<'_>| {
+        redactor.redact_item(item).map_err(|e| RecordError {
+            message: e.to_string(),
+        })
+    };
+    let image = |image: &Option<Item<'_>>| image.as_ref().map(redact).transpose();
+    Ok(StreamRecord {
+        keys: redact(&record.keys)?,
+        old_image: image(&record.old_image)?,
+        new_image: image(&record.new_image)?,
+        ..record.clone()
+    })
+}
+
+/// Appends the document of `record` (already redacted where the options redact).
+fn write_redacted(
     out: &mut Vec<u8>,
     record: &StreamRecord<'_>,
     raw: &str,
@@ -128,9 +175,14 @@ pub(crate) fn write_record(
 }
 
 /// Appends the error document of the unreadable record `raw` to `out`.
-pub(crate) fn write_error(out: &mut Vec<u8>, raw: &str, error: &RecordError) {
+pub(crate) fn write_error(
+    out: &mut Vec<u8>,
+    raw: &str,
+    error: &RecordError,
+    options: &RenderOptions,
+) {
     let (event_id, _) = identifiers(raw);
-    write_unreadable(out, event_id.as_deref(), &error.message, raw);
+    write_unreadable(out, event_id.as_deref(), &error.message, raw, options);
 }
 
 /// Writes the document, fields in the contract's order (see [`crate::json`] for why by hand).
@@ -209,11 +261,41 @@ fn write_document(
             }
         }
     }
+    write_redaction(w, options);
     w.raw(b"}");
 }
 
-/// The error document: `{"schema", "event_id", "error": {"message"}, "raw"}`.
-fn write_unreadable(out: &mut Vec<u8>, event_id: Option<&str>, message: &str, raw: &str) {
+/// The `redaction` member, in a redacting deployment's every document.
+fn write_redaction(w: &mut JsonWriter<'_, '_>, options: &RenderOptions) {
+    let Some(redactor) = &options.redaction else {
+        return;
+    };
+    w.key("redaction", false);
+    w.raw(b"{");
+    w.key("algorithm", true);
+    w.str(redaction::ALGORITHM);
+    w.key("key_id", false);
+    w.str(redactor.key_id());
+    w.key("paths", false);
+    w.raw(b"[");
+    for (i, pattern) in redactor.patterns().iter().enumerate() {
+        if i > 0 {
+            w.raw(b",");
+        }
+        w.str(pattern.as_str());
+    }
+    w.raw(b"]}");
+}
+
+/// The error document: `{"schema", "event_id", "error": {"message"}, "raw"}`; under
+/// redaction the record cannot be redacted path by path, so `raw_hmac` stands for it.
+fn write_unreadable(
+    out: &mut Vec<u8>,
+    event_id: Option<&str>,
+    message: &str,
+    raw: &str,
+    options: &RenderOptions,
+) {
     let mut w = JsonWriter::new(out, "");
     w.raw(b"{");
     w.key("schema", true);
@@ -225,6 +307,13 @@ fn write_unreadable(out: &mut Vec<u8>, event_id: Option<&str>, message: &str, ra
     w.key("message", true);
     w.str(message);
     w.raw(b"}");
+    if let Some(redactor) = &options.redaction {
+        w.key("raw_hmac", false);
+        w.str(&redactor.mac_text(raw.as_bytes()));
+        write_redaction(&mut w, options);
+        w.raw(b"}");
+        return;
+    }
     w.key("raw", false);
     if strict_json(raw) {
         w.raw(compact_json(raw).as_bytes());
@@ -308,7 +397,11 @@ mod tests {
 
     fn render(json: &str, include_images: bool) -> serde_json::Value {
         let raw = json.to_owned();
-        let rendered = render_record(&raw, &RenderOptions { include_images });
+        let options = RenderOptions {
+            include_images,
+            ..RenderOptions::default()
+        };
+        let rendered = render_record(&raw, &options);
         serde_json::from_slice(rendered.json()).unwrap()
     }
 

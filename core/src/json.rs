@@ -122,6 +122,7 @@ impl<'o, 's> JsonWriter<'o, 's> {
             AttributeValue::Bs(_) => b"{\"BS\":",
             AttributeValue::L(_) => b"{\"L\":",
             AttributeValue::M(_) => b"{\"M\":",
+            AttributeValue::Redacted(_) => b"{\"REDACTED\":{\"type\":",
         });
         match value {
             AttributeValue::S(s) | AttributeValue::N(s) => self.str(s),
@@ -145,6 +146,12 @@ impl<'o, 's> JsonWriter<'o, 's> {
                 self.out.push(b']');
             }
             AttributeValue::M(item) => self.item(item),
+            AttributeValue::Redacted(token) => {
+                self.str(token.type_tag);
+                self.raw(b",\"hmac\":");
+                self.str(&token.hmac);
+                self.out.push(b'}');
+            }
         }
         self.out.push(b'}');
     }

@@ -121,8 +121,14 @@ pub fn item_prefix(prefix: &str, table: &str, keys: &Item<'_>) -> String {
     // one prefix. It reserves room for the longest possible leaf.
     let readable = readable_key(keys)
         .filter(|readable| out.len() + readable.len() + 1 + MAX_LEAF <= MAX_KEY_BYTES);
+    // A key with a redacted attribute holds its tokens: its hash can only be computed by a
+    // holder of the secret, which the `hmac-` form says.
+    let redacted = keys
+        .iter()
+        .any(|(_, value)| matches!(value, AttributeValue::Redacted(_)));
     match readable {
         Some(readable) => out.push_str(&readable),
+        None if redacted => out.push_str(&keyed_part(&canonical_key(keys))),
         None => out.push_str(&hash_part(&canonical_key(keys))),
     }
     out.push('/');
@@ -207,6 +213,13 @@ fn encode(text: &str) -> String {
 
 fn hash_part(bytes: &[u8]) -> String {
     format!("sha256-{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// The form of a key with redacted attributes: the same hash over an encoding that holds
+/// their tokens (HMAC-SHA-256 under the deployment's secret), so a guessed key value cannot
+/// be checked against the bucket's listing without the secret.
+fn keyed_part(bytes: &[u8]) -> String {
+    format!("hmac-{}", hex::encode(Sha256::digest(bytes)))
 }
 
 fn table_part(table: &str) -> String {
@@ -311,6 +324,11 @@ fn canonical_key(keys: &Item<'_>) -> Vec<u8> {
 
 fn canonical_value(out: &mut Vec<u8>, value: &AttributeValue<'_>) {
     match value {
+        AttributeValue::Redacted(token) => {
+            out.push(b'R');
+            push_bytes(out, token.type_tag.as_bytes());
+            push_bytes(out, token.hmac.as_bytes());
+        }
         AttributeValue::S(text) => {
             out.push(b'S');
             push_bytes(out, text.as_bytes());

@@ -41,7 +41,7 @@ pub use document::{RenderOptions, Rendered, render_record};
 pub use event::{EventError, parse_event, read_event};
 pub use record::{EventName, JsonValue, StreamRecord, UserIdentity};
 pub use timestamp::Timestamp;
-pub use value::{AttributeValue, Binary, Item};
+pub use value::{AttributeValue, Binary, Item, Token};
 
 /// The value of every document's `schema` field.
 pub const SCHEMA_ID: &str = "ddb-audit/1";

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::number;
 use crate::pattern::{Pattern, Step};
-use crate::value::{AttributeValue, Binary, Item};
+use crate::value::{AttributeValue, Binary, Item, Token};
 
 /// The `algorithm` member of every redacting document's `redaction`.
 pub const ALGORITHM: &str = "HMAC-SHA-256";
@@ -36,15 +36,6 @@ pub enum RedactionError {
         "the number {0:?} at a redacted path is beyond DynamoDB's range, so it has no canonical form to hash"
     )]
     NumberOutOfRange(String),
-}
-
-/// The token that stands for a redacted value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
-    /// The original value's type tag (`S`, `N`, `M`, ...).
-    pub type_tag: &'static str,
-    /// Base64url (no padding) HMAC-SHA-256 of the value's canonical bytes: 43 characters.
-    pub hmac: String,
 }
 
 /// A deployment's redaction: its patterns and its secret.
@@ -111,6 +102,51 @@ impl Redactor {
         Ok(Token {
             type_tag: value.type_tag(),
             hmac: base64url(&self.mac(&bytes)),
+        })
+    }
+
+    /// `item` with every value at a redacted path replaced by its token.
+    pub fn redact_item(&self, item: &Item<'_>) -> Result<Item<'static>, RedactionError> {
+        let mut path = Vec::new();
+        self.redact_map(item, &mut path)
+    }
+
+    fn redact_map<'p>(
+        &self,
+        item: &'p Item<'_>,
+        path: &mut Vec<Step<'p>>,
+    ) -> Result<Item<'static>, RedactionError> {
+        let mut attributes = Vec::with_capacity(item.len());
+        for (name, value) in item.iter() {
+            path.push(Step::Key(name));
+            let value = self.redact_value(value, path);
+            path.pop();
+            attributes.push((name.to_owned().into(), value?));
+        }
+        Ok(Item::from_attributes(attributes).expect("the names come from an item"))
+    }
+
+    fn redact_value<'p>(
+        &self,
+        value: &'p AttributeValue<'_>,
+        path: &mut Vec<Step<'p>>,
+    ) -> Result<AttributeValue<'static>, RedactionError> {
+        if self.is_redacted(path) {
+            return self.token(value).map(AttributeValue::Redacted);
+        }
+        Ok(match value {
+            AttributeValue::M(map) => AttributeValue::M(self.redact_map(map, path)?),
+            AttributeValue::L(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
+                    path.push(Step::Index(index));
+                    let item = self.redact_value(item, path);
+                    path.pop();
+                    out.push(item?);
+                }
+                AttributeValue::L(out)
+            }
+            other => other.clone().into_owned(),
         })
     }
 
@@ -182,6 +218,14 @@ fn write_value(out: &mut Vec<u8>, value: &AttributeValue<'_>) -> Result<(), Reda
         }
         AttributeValue::L(items) => write_array(out, items, write_value)?,
         AttributeValue::M(map) => write_map(out, map)?,
+        // Already withheld: its token stands for it.
+        AttributeValue::Redacted(token) => {
+            out.extend_from_slice(b"{\"type\":");
+            write_string(out, token.type_tag);
+            out.extend_from_slice(b",\"hmac\":");
+            write_string(out, &token.hmac);
+            out.push(b'}');
+        }
     }
     out.push(b'}');
     Ok(())

@@ -47,12 +47,16 @@ pub fn transform<W: Write>(
         let read = each_record(event, |raw, parsed| {
             stats.records += 1;
             match &parsed {
-                Ok(record) => {
-                    stats.changes += document::write_record(&mut lines, record, raw, options)
-                }
+                Ok(record) => match document::write_record(&mut lines, record, raw, options) {
+                    Ok(changes) => stats.changes += changes,
+                    Err(error) => {
+                        stats.unreadable += 1;
+                        document::write_error(&mut lines, raw, &error, options);
+                    }
+                },
                 Err(error) => {
                     stats.unreadable += 1;
-                    document::write_error(&mut lines, raw, error);
+                    document::write_error(&mut lines, raw, error, options);
                 }
             }
             lines.push(b'\n');

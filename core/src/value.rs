@@ -57,7 +57,22 @@ pub enum AttributeValue<'a> {
     Bs(Vec<Binary<'a>>),
     L(Vec<AttributeValue<'a>>),
     M(Item<'a>),
+    /// A value withheld by redaction, read back from a stored document (a stream record
+    /// never holds one).
+    Redacted(Token),
 }
+
+/// The token that stands for a redacted value: `{"REDACTED": {"type", "hmac"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Token {
+    /// The original value's type tag (`S`, `N`, `M`, ...).
+    pub type_tag: &'static str,
+    /// Base64url (no padding) HMAC-SHA-256 of the value's canonical bytes: 43 characters.
+    pub hmac: String,
+}
+
+/// The type tag of a redacted value.
+pub const REDACTED: &str = "REDACTED";
 
 /// A typed map (an item, a key, or an `M` value): attributes in ascending byte order of name,
 /// names unique.
@@ -65,7 +80,8 @@ pub enum AttributeValue<'a> {
 pub struct Item<'a>(Vec<(Cow<'a, str>, AttributeValue<'a>)>);
 
 impl<'a> AttributeValue<'a> {
-    /// The DynamoDB type tag: `S`, `N`, `B`, `BOOL`, `NULL`, `SS`, `NS`, `BS`, `L` or `M`.
+    /// The DynamoDB type tag: `S`, `N`, `B`, `BOOL`, `NULL`, `SS`, `NS`, `BS`, `L` or `M`
+    /// (`REDACTED` for a token).
     pub fn type_tag(&self) -> &'static str {
         match self {
             Self::S(_) => "S",
@@ -78,6 +94,7 @@ impl<'a> AttributeValue<'a> {
             Self::Bs(_) => "BS",
             Self::L(_) => "L",
             Self::M(_) => "M",
+            Self::Redacted(_) => REDACTED,
         }
     }
 
@@ -95,6 +112,7 @@ impl<'a> AttributeValue<'a> {
             Self::Bs(v) => AttributeValue::Bs(v.into_iter().map(Binary::into_owned).collect()),
             Self::L(v) => AttributeValue::L(v.into_iter().map(Self::into_owned).collect()),
             Self::M(m) => AttributeValue::M(m.into_owned()),
+            Self::Redacted(t) => AttributeValue::Redacted(t),
         }
     }
 }
@@ -184,6 +202,8 @@ pub fn spec_eq(a: &AttributeValue<'_>, b: &AttributeValue<'_>) -> bool {
         (V::Bs(x), V::Bs(y)) => set_eq(x, y, |b| b.bytes.as_slice()),
         (V::L(x), V::L(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| spec_eq(p, q)),
         (V::M(x), V::M(y)) => item_eq(x, y),
+        // Tokens of equal values are equal: the contract compares them as opaque values.
+        (V::Redacted(x), V::Redacted(y)) => x == y,
         _ => false,
     }
 }
@@ -231,6 +251,7 @@ fn hash_into(value: &AttributeValue<'_>, h: &mut DefaultHasher) {
                 hash_into(value, h);
             }
         }
+        V::Redacted(token) => token.hash(h),
     }
 }
 
@@ -281,8 +302,47 @@ impl Serialize for AttributeValue<'_> {
             Self::Bs(v) => map.serialize_entry(tag, v)?,
             Self::L(v) => map.serialize_entry(tag, v)?,
             Self::M(m) => map.serialize_entry(tag, m)?,
+            Self::Redacted(token) => map.serialize_entry(tag, token)?,
         }
         map.end()
+    }
+}
+
+impl Serialize for Token {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("type", self.type_tag)?;
+        map.serialize_entry("hmac", &self.hmac)?;
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Token {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Wire {
+            r#type: String,
+            hmac: String,
+        }
+        let wire = Wire::deserialize(deserializer)?;
+        let type_tag = Tag::parse(&wire.r#type)
+            .map(Tag::as_str)
+            .ok_or_else(|| de::Error::custom(unknown_type(&wire.r#type)))?;
+        let well_formed = wire.hmac.len() == 43
+            && wire
+                .hmac
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !well_formed {
+            return Err(de::Error::custom(
+                "a redaction token's hmac is 43 base64url characters",
+            ));
+        }
+        Ok(Token {
+            type_tag,
+            hmac: wire.hmac,
+        })
     }
 }
 
@@ -329,6 +389,21 @@ impl Tag {
             "M" => Self::M,
             _ => return None,
         })
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::S => "S",
+            Self::N => "N",
+            Self::B => "B",
+            Self::Bool => "BOOL",
+            Self::Null => "NULL",
+            Self::Ss => "SS",
+            Self::Ns => "NS",
+            Self::Bs => "BS",
+            Self::L => "L",
+            Self::M => "M",
+        }
     }
 }
 
@@ -495,7 +570,16 @@ impl<'de: 'a, 'a> Deserialize<'de> for AttributeValue<'a> {
                 let Some(CowStr(tag)) = map.next_key::<CowStr<'de>>()? else {
                     return Err(de::Error::custom("attribute value has no type"));
                 };
-                let kind = Tag::parse(&tag).ok_or_else(|| de::Error::custom(unknown_type(&tag)))?;
+                // Stored documents of a redacting deployment hold tokens; the event reader
+                // above never accepts one, since DynamoDB has no such type.
+                let kind = match Tag::parse(&tag) {
+                    Some(kind) => kind,
+                    None if tag == REDACTED => {
+                        let token = map.next_value::<Token>()?;
+                        return only_one_type(&mut map, &tag, AttributeValue::Redacted(token));
+                    }
+                    None => return Err(de::Error::custom(unknown_type(&tag))),
+                };
                 let value = match kind {
                     Tag::S => AttributeValue::S(map.next_value::<CowStr<'a>>()?.0),
                     Tag::N => AttributeValue::N(map.next_value::<NumberText<'a>>()?.0),
@@ -521,17 +605,26 @@ impl<'de: 'a, 'a> Deserialize<'de> for AttributeValue<'a> {
                     Tag::L => AttributeValue::L(map.next_value()?),
                     Tag::M => AttributeValue::M(map.next_value()?),
                 };
-                if let Some(CowStr(extra)) = map.next_key::<CowStr<'de>>()? {
-                    map.next_value::<IgnoredAny>()?;
-                    return Err(de::Error::custom(format_args!(
-                        "attribute value has more than one type ({tag:?} and {extra:?})"
-                    )));
-                }
-                Ok(value)
+                only_one_type(&mut map, &tag, value)
             }
         }
         deserializer.deserialize_map(V(std::marker::PhantomData))
     }
+}
+
+/// `value`, unless the map it came from has a second member.
+fn only_one_type<'de, 'a, A: MapAccess<'de>>(
+    map: &mut A,
+    tag: &str,
+    value: AttributeValue<'a>,
+) -> Result<AttributeValue<'a>, A::Error> {
+    if let Some(CowStr(extra)) = map.next_key::<CowStr<'de>>()? {
+        map.next_value::<IgnoredAny>()?;
+        return Err(de::Error::custom(format_args!(
+            "attribute value has more than one type ({tag:?} and {extra:?})"
+        )));
+    }
+    Ok(value)
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Item<'a> {

@@ -4,6 +4,7 @@
 //! base64 string, sets as arrays, NULL as null. The mapping loses the type tags, so it is
 //! for reading, not for writing back. This module performs no IO.
 
+use crate::auditor::timeline;
 use crate::value::{AttributeValue, Binary, Item};
 
 /// Writes a typed item as plain JSON text.
@@ -58,6 +59,7 @@ fn write_value(out: &mut String, value: &AttributeValue<'_>) {
         AttributeValue::Bs(items) => write_array(out, items, write_binary),
         AttributeValue::L(items) => write_array(out, items, write_value),
         AttributeValue::M(map) => write_map(out, map),
+        AttributeValue::Redacted(token) => out.push_str(&quoted(&timeline::redacted(token))),
     }
 }
 

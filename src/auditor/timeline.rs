@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use crate::auditor::trail::Entry;
 use crate::diff::Change;
 use crate::document::{ChangeDocument, Stored};
-use crate::value::{AttributeValue, Binary, Item};
+use crate::value::{AttributeValue, Binary, Item, Token};
 
 /// The line under the heading that says how to read the rest.
 pub const LEGEND: &str = "(path: old → new; ∅ no value; <<…>> a set, +added −removed; seq the stream's sequence number)\n";
@@ -75,7 +75,14 @@ fn write_compact(out: &mut String, value: &AttributeValue<'_>) {
             write_attributes(out, map, ": ");
             out.push('}');
         }
+        AttributeValue::Redacted(token) => out.push_str(&redacted(token)),
     }
+}
+
+/// A redacted value as shown: `‹redacted·1a2b3c4d›`, the start of its token, which is
+/// enough to tell values apart and to match a token from `ddb-audit token`.
+pub fn redacted(token: &Token) -> String {
+    format!("‹redacted·{}›", &token.hmac[..8])
 }
 
 /// `name<sep>value, ...`, names bare when they are plain words, quoted otherwise.

@@ -7,8 +7,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use std::sync::Arc;
+
 use ddb_audit::RenderOptions;
 use ddb_audit::auditor::command::{self, CommandError, ItemRef, Location};
+use ddb_audit::pattern::Pattern;
+use ddb_audit::redaction::Redactor;
 use ddb_audit::store::bucket::S3Bucket;
 use ddb_audit::transform::{TransformError, transform};
 
@@ -67,6 +71,13 @@ enum Command {
         /// Leave `old_image` and `new_image` out of the documents.
         #[arg(long)]
         no_images: bool,
+        /// Withhold these attributes, as the function's AUDIT_REDACT does: comma-separated
+        /// paths, e.g. '/email,/card/number,/contacts/*/phone' (`*` is any key or list index).
+        #[arg(long, value_name = "PATTERNS", requires = "redact_secret_file")]
+        redact: Option<String>,
+        /// The redaction secret: a file holding its raw bytes (at least 32).
+        #[arg(long, value_name = "FILE", requires = "redact")]
+        redact_secret_file: Option<PathBuf>,
     },
     /// Every change to one item, oldest first, as a readable timeline.
     History {
@@ -160,8 +171,28 @@ fn main() -> ExitCode {
             return ExitCode::from(status);
         }
     };
-    if let Command::Transform { input, no_images } = cli.command {
-        return run_transform(input, no_images);
+    if let Command::Transform {
+        input,
+        no_images,
+        redact,
+        redact_secret_file,
+    } = cli.command
+    {
+        let redaction = match (redact, redact_secret_file) {
+            (Some(patterns), Some(file)) => match redactor(&patterns, &file) {
+                Ok(redactor) => Some(Arc::new(redactor)),
+                Err(message) => {
+                    eprintln!("ddb-audit: {message}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            },
+            _ => None,
+        };
+        let options = RenderOptions {
+            include_images: !no_images,
+            redaction,
+        };
+        return run_transform(input, &options);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -185,17 +216,29 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_transform(input: Option<PathBuf>, no_images: bool) -> ExitCode {
+/// The redaction `--redact` and `--redact-secret-file` ask for, or what is wrong with them.
+fn redactor(patterns: &str, secret_file: &PathBuf) -> Result<Redactor, String> {
+    let patterns = Pattern::parse_list(patterns).map_err(|e| format!("--redact: {e}"))?;
+    if patterns.is_empty() {
+        return Err("--redact: name at least one path, e.g. /email".to_owned());
+    }
+    let secret = std::fs::read(secret_file).map_err(|e| {
+        format!(
+            "--redact-secret-file: cannot read {}: {e}",
+            secret_file.display()
+        )
+    })?;
+    Redactor::new(patterns, &secret).map_err(|e| format!("--redact-secret-file: {e}"))
+}
+
+fn run_transform(input: Option<PathBuf>, options: &RenderOptions) -> ExitCode {
     let event = match read_input(input.as_ref()) {
         Ok(bytes) => bytes,
         Err(message) => return fail(&message),
     };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let options = RenderOptions {
-        include_images: !no_images,
-    };
-    let result = transform(&event, &options, &mut out).and_then(|stats| {
+    let result = transform(&event, options, &mut out).and_then(|stats| {
         out.flush().map_err(TransformError::Output)?;
         Ok(stats)
     });

@@ -40,8 +40,10 @@ impl From<&Config> for Settings {
         Self {
             prefix: config.prefix.clone(),
             mode: config.mode,
+            // The redaction needs the secret, read by the binary at cold start.
             render: RenderOptions {
                 include_images: config.include_images,
+                redaction: None,
             },
             max_concurrency: config.max_concurrency,
         }

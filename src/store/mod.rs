@@ -6,6 +6,7 @@
 //! settings, so the function and the CLI can never disagree on how to reach a bucket.
 
 pub mod bucket;
+pub mod secret;
 pub mod sink;
 
 /// The environment variable that asks for path-style addressing (local S3 servers).
