@@ -8,7 +8,9 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 mod stored;
-pub use stored::{ChangeDocument, ErrorDocument, ErrorMessage, Source, Stored, StoredError};
+pub use stored::{
+    ChangeDocument, ErrorDocument, ErrorMessage, Redaction, Source, Stored, StoredError,
+};
 
 use crate::SCHEMA_ID;
 use crate::diff::Change;

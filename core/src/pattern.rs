@@ -81,6 +81,11 @@ impl Pattern {
             .collect()
     }
 
+    /// The number of segments.
+    pub fn depth(&self) -> usize {
+        self.segments.len()
+    }
+
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
         &self.text

@@ -54,6 +54,11 @@ pub enum Finding {
         expected: Option<String>,
     },
     NoRetention,
+    /// A redacting document holds values in clear at its own redacted paths.
+    InClear {
+        line: usize,
+        places: Vec<String>,
+    },
     Unreadable {
         message: String,
     },
@@ -82,6 +87,11 @@ impl std::fmt::Display for Finding {
             }
             Finding::WrongKey { expected } => write!(f, "its content belongs at {expected}"),
             Finding::NoRetention => write!(f, "no Object Lock retention"),
+            Finding::InClear { line, places } => write!(
+                f,
+                "document {line} holds values in clear at its redacted paths: {}",
+                places.join(", ")
+            ),
             Finding::WrongMetadata {
                 name,
                 stored,
@@ -327,6 +337,18 @@ pub fn check_object(
     }
     if docs.len() != lines.len() {
         return (parsed, findings);
+    }
+    for (index, doc) in docs.iter().enumerate() {
+        let places = doc
+            .change()
+            .map(ChangeDocument::clear_at_redacted_paths)
+            .unwrap_or_default();
+        if !places.is_empty() {
+            findings.push(Finding::InClear {
+                line: index + 1,
+                places,
+            });
+        }
     }
     if key.ends_with(".jsonl.gz") {
         for (name, expected) in batch_metadata_of(&docs) {

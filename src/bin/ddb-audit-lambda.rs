@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::streams::DynamoDbEventResponse;
 use ddb_audit::clock::now;
+use ddb_audit::redaction::Redactor;
 use ddb_audit::function::config::Config;
 use ddb_audit::function::handler::{self, Settings};
 use ddb_audit::store::{self, sink::S3Sink};
@@ -44,7 +45,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     );
     let client = store::client(config.force_path_style).await;
     let sink = Arc::new(S3Sink::new(client, config.bucket.clone()));
-    let settings = Settings::from(&config);
+    let mut settings = Settings::from(&config);
+    settings.render.redaction = match redaction(&config).await {
+        Ok(redaction) => redaction.map(Arc::new),
+        Err(message) => {
+            tracing::error!(variable = "AUDIT_REDACT_SECRET_ARN", "configuration error: {message}");
+            eprintln!("ddb-audit-lambda: configuration error: {message}");
+            std::process::exit(78);
+        }
+    };
     let function_name =
         std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "ddb-audit-lambda".to_owned());
 
@@ -67,4 +76,23 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         }
     }))
     .await
+}
+
+/// The redaction the settings ask for, its secret read once here; a secret that cannot be
+/// read, or is too short, stops the cold start (never a trail written in clear).
+async fn redaction(config: &Config) -> Result<Option<Redactor>, String> {
+    let Some(arn) = &config.redact_secret_arn else {
+        return Ok(None);
+    };
+    let secret = store::secret::fetch(arn)
+        .await
+        .map_err(|e| format!("AUDIT_REDACT_SECRET_ARN: {e}"))?;
+    let redactor = Redactor::new(config.redact.clone(), &secret)
+        .map_err(|e| format!("AUDIT_REDACT_SECRET_ARN {arn}: {e}"))?;
+    tracing::info!(
+        key_id = redactor.key_id(),
+        paths = config.redact.len(),
+        "redaction on"
+    );
+    Ok(Some(redactor))
 }

@@ -5,6 +5,7 @@
 //! module performs no IO beyond `std::env::var` in [`Config::from_env`].
 
 use crate::key::MAX_PREFIX_BYTES;
+use crate::pattern::{Pattern, PatternError};
 use crate::store;
 
 /// Default `AUDIT_PREFIX`.
@@ -38,6 +39,11 @@ pub struct Config {
     pub max_concurrency: usize,
     /// `AUDIT_S3_FORCE_PATH_STYLE`: path-style addressing, for local S3 servers.
     pub force_path_style: bool,
+    /// `AUDIT_REDACT`: attribute paths withheld from the trail (empty: none).
+    pub redact: Vec<Pattern>,
+    /// `AUDIT_REDACT_SECRET_ARN`: the Secrets Manager secret keying the redaction tokens;
+    /// set exactly when `redact` is not empty.
+    pub redact_secret_arn: Option<String>,
 }
 
 /// A missing or invalid setting.
@@ -54,13 +60,28 @@ pub enum ConfigError {
         value: String,
         expected: &'static str,
     },
+    #[error("{variable}: {source}")]
+    Pattern {
+        variable: &'static str,
+        #[source]
+        source: PatternError,
+    },
+    #[error("{variable} is set but {other} is not: {expected}")]
+    Unpaired {
+        variable: &'static str,
+        other: &'static str,
+        expected: &'static str,
+    },
 }
 
 impl ConfigError {
     /// The environment variable at fault.
     pub fn variable(&self) -> &'static str {
         match self {
-            Self::Missing { variable, .. } | Self::Invalid { variable, .. } => variable,
+            Self::Missing { variable, .. }
+            | Self::Invalid { variable, .. }
+            | Self::Pattern { variable, .. }
+            | Self::Unpaired { variable, .. } => variable,
         }
     }
 }
@@ -112,6 +133,7 @@ impl Config {
         };
         let force_path_style = store::force_path_style(&lookup)
             .map_err(|e| invalid(e.variable, e.value, e.expected))?;
+        let (redact, redact_secret_arn) = redaction(&lookup)?;
         Ok(Self {
             bucket,
             prefix,
@@ -119,7 +141,40 @@ impl Config {
             include_images,
             max_concurrency,
             force_path_style,
+            redact,
+            redact_secret_arn,
         })
+    }
+}
+
+const REDACT_RULE: &str = "AUDIT_REDACT names the paths to withhold and \
+     AUDIT_REDACT_SECRET_ARN the Secrets Manager secret (at least 32 bytes) keying their tokens; \
+     set both or neither";
+
+/// `AUDIT_REDACT` and `AUDIT_REDACT_SECRET_ARN`: both or neither, every pattern valid.
+fn redaction(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<(Vec<Pattern>, Option<String>), ConfigError> {
+    let patterns = match optional(lookup, "AUDIT_REDACT") {
+        Some(text) => Pattern::parse_list(&text).map_err(|source| ConfigError::Pattern {
+            variable: "AUDIT_REDACT",
+            source,
+        })?,
+        None => Vec::new(),
+    };
+    let secret = optional(lookup, "AUDIT_REDACT_SECRET_ARN");
+    match (patterns.is_empty(), &secret) {
+        (false, None) => Err(ConfigError::Unpaired {
+            variable: "AUDIT_REDACT",
+            other: "AUDIT_REDACT_SECRET_ARN",
+            expected: REDACT_RULE,
+        }),
+        (true, Some(_)) => Err(ConfigError::Unpaired {
+            variable: "AUDIT_REDACT_SECRET_ARN",
+            other: "AUDIT_REDACT",
+            expected: REDACT_RULE,
+        }),
+        _ => Ok((patterns, secret)),
     }
 }
 
@@ -207,6 +262,8 @@ mod tests {
                 include_images: true,
                 max_concurrency: 32,
                 force_path_style: false,
+                redact: Vec::new(),
+                redact_secret_arn: None,
             }
         );
     }
@@ -243,6 +300,8 @@ mod tests {
             ("AUDIT_INCLUDE_IMAGES", "false"),
             ("AUDIT_MAX_CONCURRENCY", "1024"),
             ("AUDIT_S3_FORCE_PATH_STYLE", "true"),
+            ("AUDIT_REDACT", "/email, /contacts/*/phone"),
+            ("AUDIT_REDACT_SECRET_ARN", SECRET_ARN),
         ])
         .unwrap();
         assert_eq!(
@@ -254,8 +313,39 @@ mod tests {
                 include_images: false,
                 max_concurrency: 1024,
                 force_path_style: true,
+                redact: Pattern::parse_list("/email,/contacts/*/phone").unwrap(),
+                redact_secret_arn: Some(SECRET_ARN.to_owned()),
             }
         );
+    }
+
+    const SECRET_ARN: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:audit-AbCdEf";
+
+    // Redaction takes both its settings or neither, and a bad pattern stops the cold start
+    // naming the variable and the rule.
+    #[test]
+    fn redaction_needs_both_settings_and_valid_patterns() {
+        let only_paths = error_message(&[("AUDIT_BUCKET", "b12"), ("AUDIT_REDACT", "/email")]);
+        assert!(
+            only_paths.starts_with("AUDIT_REDACT is set but AUDIT_REDACT_SECRET_ARN is not"),
+            "{only_paths}"
+        );
+        let only_secret = error_message(&[
+            ("AUDIT_BUCKET", "b12"),
+            ("AUDIT_REDACT_SECRET_ARN", SECRET_ARN),
+        ]);
+        assert!(
+            only_secret.starts_with("AUDIT_REDACT_SECRET_ARN is set but AUDIT_REDACT is not"),
+            "{only_secret}"
+        );
+        let bad = config(&[
+            ("AUDIT_BUCKET", "b12"),
+            ("AUDIT_REDACT", "/email,card"),
+            ("AUDIT_REDACT_SECRET_ARN", SECRET_ARN),
+        ])
+        .unwrap_err();
+        assert_eq!(bad.variable(), "AUDIT_REDACT");
+        assert!(bad.to_string().contains("\"card\" is not a path pattern"), "{bad}");
     }
 
     // A missing or empty bucket stops the cold start, naming the variable.

@@ -11,7 +11,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::SCHEMA_ID;
-use crate::diff::Change;
+use crate::diff::{Change, pointer_segments};
+use crate::pattern::Pattern;
+use crate::value::AttributeValue;
 use crate::record::{EventName, StreamArn};
 use crate::timestamp::Timestamp;
 use crate::value::Item;
@@ -47,6 +49,91 @@ pub struct ChangeDocument {
     pub old_image: Option<Item<'static>>,
     #[serde(default)]
     pub new_image: Option<Item<'static>>,
+    /// Present when the deployment redacts.
+    #[serde(default)]
+    pub redaction: Option<Redaction>,
+}
+
+/// A redacting document's `redaction` member.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Redaction {
+    pub algorithm: String,
+    pub key_id: String,
+    pub paths: Vec<String>,
+}
+
+impl ChangeDocument {
+    /// Every place where the document holds a value in clear at one of its own redacted
+    /// paths, as `member path` (e.g. `new_image /email`): what `verify` reports. A pointer
+    /// does not say whether a numeric segment is a list index, so one is taken as either:
+    /// the check errs towards reporting.
+    pub fn clear_at_redacted_paths(&self) -> Vec<String> {
+        let Some(redaction) = &self.redaction else {
+            return Vec::new();
+        };
+        let patterns: Vec<Pattern> = redaction
+            .paths
+            .iter()
+            .filter_map(|p| Pattern::parse(p).ok())
+            .collect();
+        let mut found = Vec::new();
+        let mut check = |member: &str, base: Vec<String>, value: &AttributeValue<'_>| {
+            let mut path = base;
+            clear_values(&patterns, &mut path, value, &mut |at| {
+                found.push(format!("{member} /{}", at.join("/")));
+            });
+        };
+        for (member, item) in [
+            ("key", Some(&self.key)),
+            ("old_image", self.old_image.as_ref()),
+            ("new_image", self.new_image.as_ref()),
+        ] {
+            for (name, value) in item.into_iter().flat_map(Item::iter) {
+                check(member, vec![name.to_owned()], value);
+            }
+        }
+        for change in self.changes.iter().flatten() {
+            let base = pointer_segments(&change.path);
+            for value in [change.old.as_deref(), change.new.as_deref()].into_iter().flatten() {
+                check("changes", base.clone(), value);
+            }
+        }
+        found
+    }
+}
+
+/// Calls `report` with the path of every value in clear at a pattern's path within `value`
+/// (which sits at `path`).
+fn clear_values(
+    patterns: &[Pattern],
+    path: &mut Vec<String>,
+    value: &AttributeValue<'_>,
+    report: &mut dyn FnMut(&[String]),
+) {
+    if matches!(value, AttributeValue::Redacted(_)) {
+        return;
+    }
+    if patterns.iter().any(|p| p.covers_pointer(path) && p.depth() == path.len()) {
+        report(path);
+        return;
+    }
+    match value {
+        AttributeValue::M(map) => {
+            for (name, inner) in map.iter() {
+                path.push(name.to_owned());
+                clear_values(patterns, path, inner, report);
+                path.pop();
+            }
+        }
+        AttributeValue::L(items) => {
+            for (index, inner) in items.iter().enumerate() {
+                path.push(index.to_string());
+                clear_values(patterns, path, inner, report);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Where a document's record came from in the stream.
