@@ -59,10 +59,14 @@ fuzz_target!(|data: &[u8]| {
         assert!(core.is_err(), "the core accepts bytes that are not UTF-8");
         return;
     };
-    let serde = serde_json::from_str::<SerdeEvent>(text);
+    // Two intended divergences (the contract, docs/audit-document.md): a leading byte order
+    // mark is ignored, and valid JSON is accepted at any depth (serde_json stops at 128
+    // levels; the core then makes the record an error document, never the event).
+    let serde = serde_json::from_str::<SerdeEvent>(text.strip_prefix('\u{feff}').unwrap_or(text));
     match (&core, &serde) {
         (Ok(records), Ok(event)) => assert_eq!(records.len(), event.records, "record count"),
         (Err(_), Err(_)) => {}
+        (Ok(_), Err(e)) if e.to_string().starts_with("recursion limit exceeded") => {}
         _ => panic!(
             "core {:?} vs serde_json {:?} on {:?}",
             core.as_ref().map(|r| r.len()),
