@@ -30,6 +30,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from local_http import LocalServer
+
 # Headers that describe one hop, never forwarded as they are.
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "expect",
                "proxy-connection"}
@@ -276,16 +278,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             pass
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address) -> None:
-        """A peer that resets or vanishes (a killed function, a reset on purpose) is expected;
-        anything else is printed as usual."""
-        import sys
-
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
+class _Server(LocalServer):
     state: ProxyState
 
 

@@ -37,6 +37,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from local_http import LocalServer
+
 RUNTIME_PREFIX = "/2018-06-01/runtime"
 FUNCTION_NAME = "ddb-audit-fault-test"
 FUNCTION_ARN = f"arn:aws:lambda:us-east-1:123456789012:function:{FUNCTION_NAME}"
@@ -97,16 +99,7 @@ class _RuntimeHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _RuntimeServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address) -> None:
-        """A peer that resets or vanishes (a killed function, a reset on purpose) is expected;
-        anything else is printed as usual."""
-        import sys
-
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
+class _RuntimeServer(LocalServer):
     events: queue.Queue
     results: queue.Queue
 
