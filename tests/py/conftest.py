@@ -398,3 +398,20 @@ def lambda_watch(moto_endpoint, lambda_binary, tmp_path):
         yield watch
     finally:
         watch.stop()
+
+
+@pytest.fixture(scope="session")
+def rust_binaries():
+    """Builds the function and the CLI (debug) once per session and returns their paths:
+    {"ddb-audit-lambda": path, "ddb-audit": path}, in cargo's target directory (which honours
+    CARGO_TARGET_DIR)."""
+    names = [LAMBDA_BIN, "ddb-audit"]
+    build = ["cargo", "build"] + [arg for name in names for arg in ("--bin", name)]
+    proc = subprocess.run(build, cwd=ROOT, env=tools_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=3600)
+    if proc.returncode != 0:
+        pytest.fail(f"{' '.join(build)} failed:\n{proc.stdout[-6000:]}", pytrace=False)
+    metadata = subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT,
+                              env=tools_env(), capture_output=True, text=True, check=True)
+    target = Path(json.loads(metadata.stdout)["target_directory"]) / "debug"
+    return {name: str(target / name) for name in names}

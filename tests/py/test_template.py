@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
+
+from cfn import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -22,30 +23,9 @@ SCHEMA = ROOT / "schema" / "audit-document.schema.json"
 # --- loading -----------------------------------------------------------------------------------
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """A SafeLoader that reads CloudFormation's short-form tags (!Ref, !Sub, ...)."""
-
-
-def _cfn_tag(loader, tag_suffix, node):
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if tag_suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _cfn_tag)
-
-
 @pytest.fixture(scope="module")
 def template():
-    with TEMPLATE.open(encoding="utf-8") as f:
-        return yaml.load(f, Loader=_CfnLoader)
+    return load_template(TEMPLATE)
 
 
 @pytest.fixture(scope="module")
@@ -224,6 +204,104 @@ def test_audit_bucket_denies_deletes_and_lock_changes_to_all_but_break_glass(tem
     assert all(s["Effect"] == "Deny" for s in statements)
 
 
+# --- the audit bucket policy, evaluated -----------------------------------------------------------
+
+BREAK_GLASS = "arn:aws:iam::123456789012:role/break-glass"
+FUNCTION_ROLE = "arn:aws:iam::123456789012:role/stack-AuditFunctionRole-X"
+DEFAULT_DAYS = 365
+
+
+def _condition_matches(operator, key, expected, context):
+    """One condition operator of IAM's, as far as this policy uses them. A key absent from the
+    request matches only Null: "true"; every other operator is false on an absent key."""
+    value = context.get(key)
+    if operator == "Null":
+        return (value is None) == (str(expected).lower() == "true")
+    if value is None:
+        return False
+    if operator == "NumericLessThan":
+        return float(value) < float(expected)
+    if operator == "ArnNotEquals":
+        return value != expected
+    if operator == "Bool":
+        return str(value).lower() == str(expected).lower()
+    raise AssertionError(f"operator {operator} is not modelled")
+
+
+def denied(statements, action, context, params):
+    """Whether a Deny statement of the audit bucket's policy matches a request on an object:
+    every operator and key of its (evaluated) condition must match."""
+    conditions = {"HasBreakGlassRole": bool(params["BreakGlassRoleArn"])}
+    for s in statements:
+        if s["Effect"] != "Deny" or not ({action, "s3:*"} & set(as_list(s["Action"]))):
+            continue
+        condition = evaluate(s.get("Condition", {}), params, conditions)
+        if condition == "AWS::NoValue":
+            condition = {}
+        if all(
+            _condition_matches(operator, key, evaluate(expected, params, conditions), context)
+            for operator, keys in condition.items()
+            for key, expected in keys.items()
+        ):
+            return True
+    return False
+
+
+def _put(principal, **context):
+    return {"aws:PrincipalArn": principal, "aws:SecureTransport": "true", **context}
+
+
+# Guards issue 15's policy: no principal but break-glass can overwrite an audit object (a
+# PutObject without If-None-Match is denied), and nobody but break-glass can write an object
+# with a retention shorter than the bucket's default; the function's own writes (If-None-Match,
+# no retention header, so the default applies) still pass.
+@pytest.mark.parametrize("break_glass", [BREAK_GLASS, ""])
+def test_audit_bucket_denies_overwrites_and_short_retention_but_admits_the_functions_writes(
+    resources, break_glass
+):
+    statements = policy_statements(props(resources, "AuditBucketPolicy")["PolicyDocument"])
+    params = {"BreakGlassRoleArn": break_glass, "RetentionDays": str(DEFAULT_DAYS), "AWS::NoValue": "AWS::NoValue"}
+
+    def put_denied(principal, **context):
+        return denied(statements, "s3:PutObject", _put(principal, **context), params)
+
+    retention = "s3:object-lock-remaining-retention-days"
+    # The function's write: conditional, no retention of its own.
+    assert not put_denied(FUNCTION_ROLE, **{"s3:if-none-match": "*"})
+    # A conditional write asking for the default or longer passes; shorter is denied.
+    assert not put_denied(FUNCTION_ROLE, **{"s3:if-none-match": "*", retention: str(DEFAULT_DAYS)})
+    assert not put_denied(FUNCTION_ROLE, **{"s3:if-none-match": "*", retention: "3650"})
+    assert put_denied(FUNCTION_ROLE, **{"s3:if-none-match": "*", retention: "1"})
+    # Without If-None-Match the write could overwrite: denied.
+    assert put_denied(FUNCTION_ROLE)
+    assert put_denied("arn:aws:iam::123456789012:root")
+    # Break-glass is exempt from both, when one is named; without one nobody is.
+    assert put_denied(BREAK_GLASS) is (not break_glass)
+    assert put_denied(BREAK_GLASS, **{"s3:if-none-match": "*", retention: "1"}) is (not break_glass)
+
+
+# Guards the policy's shape: the two new denies cover every object of the bucket, name the
+# condition keys AWS documents for them, and take the default retention from the parameter.
+def test_audit_bucket_policy_names_the_documented_condition_keys(resources):
+    statements = {
+        s["Sid"]: s for s in policy_statements(props(resources, "AuditBucketPolicy")["PolicyDocument"])
+    }
+    puts = statements["DenyUnconditionalPutsExceptBreakGlass"]
+    retention = statements["DenyRetentionBelowTheDefaultExceptBreakGlass"]
+    for s in [puts, retention]:
+        assert s["Effect"] == "Deny" and s["Principal"] == "*"
+        assert s["Action"] == "s3:PutObject"
+        assert s["Resource"] == {"Fn::Sub": "${AuditBucket.Arn}/*"}
+        name, with_role, without_role = s["Condition"]["Fn::If"]
+        assert name == "HasBreakGlassRole"
+        assert with_role["ArnNotEquals"] == {"aws:PrincipalArn": ref("BreakGlassRoleArn")}
+        assert {k: v for k, v in with_role.items() if k != "ArnNotEquals"} == without_role
+    assert puts["Condition"]["Fn::If"][2] == {"Null": {"s3:if-none-match": "true"}}
+    assert retention["Condition"]["Fn::If"][2] == {
+        "NumericLessThan": {"s3:object-lock-remaining-retention-days": ref("RetentionDays")}
+    }
+
+
 # --- the trail -----------------------------------------------------------------------------------
 
 
@@ -355,7 +433,7 @@ def test_stream_trigger_reports_item_failures_bisects_and_bounds_retries(templat
     e = event["Properties"]
     assert e["Stream"] == STREAM_ARN
     assert e["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert e["BisectBatchOnFunctionError"] is True
+    assert e["BisectBatchOnFunctionError"] == {"Fn::If": ["BatchMode", False, True]}
     assert e["StartingPosition"] == ref("StartingPosition")
     assert e["BatchSize"] == ref("BatchSize")
     assert e["MaximumBatchingWindowInSeconds"] == ref("MaximumBatchingWindowInSeconds")
@@ -370,6 +448,27 @@ def test_stream_trigger_reports_item_failures_bisects_and_bounds_retries(templat
     # Below the stream's 24-hour retention, so a batch given up on can still be replayed.
     assert 60 <= age["MinValue"] <= age["Default"] < 86400 and age["MaxValue"] <= 86400
     assert set(params["StartingPosition"]["AllowedValues"]) == {"TRIM_HORIZON", "LATEST"}
+
+
+# Guards the batch-mode choice (issue 15): record mode bisects a failed invocation; batch mode
+# retries the whole batch instead, because a half starting inside an object the failed
+# invocation stored would write its records again (tests/py/test_faults.py measures this).
+def test_batch_mode_turns_bisection_off(template, resources):
+    assert template["Conditions"]["BatchMode"] == {"Fn::Equals": [ref("AuditMode"), "batch"]}
+    (event,) = props(resources, "AuditFunction")["Events"].values()
+    bisect = event["Properties"]["BisectBatchOnFunctionError"]
+    for mode, expected in [("record", True), ("batch", False)]:
+        assert evaluate(bisect, {"AuditMode": mode}, {"BatchMode": mode == "batch"}) is expected
+
+
+# Guards that whoever the failure-queue alarm wakes is told how to close the gap: the alarm
+# names the recover command with this stack's queue URL.
+def test_failure_queue_alarm_names_the_recover_command(resources):
+    alarm = props(resources, "FailureQueueAlarm")
+    description = alarm["AlarmDescription"]["Fn::Sub"]
+    assert "ddb-audit recover --queue-url ${FailureQueue}" in description
+    assert len(description) <= 1024, "CloudWatch limits alarm descriptions to 1024 characters"
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": getatt("FailureQueue", "QueueName")}]
 
 
 # Guards that the function has a log group of its own with a bounded retention.
@@ -634,11 +733,14 @@ DEMO_TABLE_ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders-audit-Dem
 
 
 def evaluate(expr, params, conditions):
-    """Evaluates the few intrinsic functions the template uses to derive ARNs and names."""
-    if isinstance(expr, str):
+    """Evaluates the few intrinsic functions the template uses to derive ARNs, names and
+    conditions; plain values and mappings are evaluated member by member."""
+    if isinstance(expr, (str, bool, int, float)):
         return expr
     if isinstance(expr, list):
         return [evaluate(e, params, conditions) for e in expr]
+    if len(expr) != 1 or not next(iter(expr)).startswith(("Ref", "Fn::")):
+        return {k: evaluate(v, params, conditions) for k, v in expr.items()}
     ((fn, arg),) = expr.items()
     if fn == "Ref":
         return params[arg]
