@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use aws_lambda_events::streams::DynamoDbEventResponse;
 use ddb_audit::clock::now;
-use ddb_audit::redaction::Redactor;
 use ddb_audit::function::config::Config;
 use ddb_audit::function::handler::{self, Settings};
+use ddb_audit::redaction::Redactor;
 use ddb_audit::store::{self, sink::S3Sink};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
@@ -49,7 +49,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     settings.render.redaction = match redaction(&config).await {
         Ok(redaction) => redaction.map(Arc::new),
         Err(message) => {
-            tracing::error!(variable = "AUDIT_REDACT_SECRET_ARN", "configuration error: {message}");
+            tracing::error!(
+                variable = "AUDIT_REDACT_SECRET_ARN",
+                "configuration error: {message}"
+            );
             eprintln!("ddb-audit-lambda: configuration error: {message}");
             std::process::exit(78);
         }

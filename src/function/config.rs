@@ -345,7 +345,10 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(bad.variable(), "AUDIT_REDACT");
-        assert!(bad.to_string().contains("\"card\" is not a path pattern"), "{bad}");
+        assert!(
+            bad.to_string().contains("\"card\" is not a path pattern"),
+            "{bad}"
+        );
     }
 
     // A missing or empty bucket stops the cold start, naming the variable.

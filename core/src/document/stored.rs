@@ -13,9 +13,9 @@ use serde_json::Value;
 use crate::SCHEMA_ID;
 use crate::diff::{Change, pointer_segments};
 use crate::pattern::Pattern;
-use crate::value::AttributeValue;
 use crate::record::{EventName, StreamArn};
 use crate::timestamp::Timestamp;
+use crate::value::AttributeValue;
 use crate::value::Item;
 
 /// One stored document: a change, or the error document of a record the function could
@@ -94,7 +94,10 @@ impl ChangeDocument {
         }
         for change in self.changes.iter().flatten() {
             let base = pointer_segments(&change.path);
-            for value in [change.old.as_deref(), change.new.as_deref()].into_iter().flatten() {
+            for value in [change.old.as_deref(), change.new.as_deref()]
+                .into_iter()
+                .flatten()
+            {
                 check("changes", base.clone(), value);
             }
         }
@@ -113,7 +116,10 @@ fn clear_values(
     if matches!(value, AttributeValue::Redacted(_)) {
         return;
     }
-    if patterns.iter().any(|p| p.covers_pointer(path) && p.depth() == path.len()) {
+    if patterns
+        .iter()
+        .any(|p| p.covers_pointer(path) && p.depth() == path.len())
+    {
         report(path);
         return;
     }
