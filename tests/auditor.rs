@@ -39,9 +39,13 @@ fn life() -> Vec<String> {
 
 /// Stores each record's document where the function puts it in record mode; returns the keys.
 fn store(bucket: &MemoryBucket, records: &[String]) -> Vec<String> {
+    store_with(bucket, records, &RenderOptions::default())
+}
+
+fn store_with(bucket: &MemoryBucket, records: &[String], options: &RenderOptions) -> Vec<String> {
     let mut keys = Vec::new();
     for raw in records {
-        let (key, json) = match render_record(raw, &RenderOptions::default()) {
+        let (key, json) = match render_record(raw, options) {
             Rendered::Document { record, json, .. } => (key::record_key(PREFIX, &record), json),
             Rendered::Unreadable {
                 event_id,
@@ -68,6 +72,7 @@ fn item() -> ItemRef {
     ItemRef {
         table: "Orders".into(),
         key: "pk=o#1".into(),
+        redaction: None,
     }
 }
 
@@ -388,4 +393,57 @@ fn bucket_body(bucket: &MemoryBucket, key: &str) -> Vec<u8> {
         .block_on(bucket.get(key))
         .expect("stored")
         .body
+}
+
+/// Under redaction of the key attribute, the item is found by its token (given the
+/// deployment's patterns and secret), and its history shows withheld values as tokens.
+#[test]
+fn a_redacted_key_is_found_with_the_deployments_secret() {
+    use std::sync::Arc;
+
+    use ddb_audit::pattern::Pattern;
+    use ddb_audit::redaction::Redactor;
+    let redactor = Arc::new(
+        Redactor::new(
+            Pattern::parse_list("/pk,/status").unwrap(),
+            b"0123456789abcdef0123456789abcdef",
+        )
+        .unwrap(),
+    );
+    let options = RenderOptions {
+        include_images: true,
+        redaction: Some(Arc::clone(&redactor)),
+    };
+    let bucket = MemoryBucket::new("audit-bucket");
+    let keys = store_with(&bucket, &life()[..2], &options);
+    assert!(keys[0].contains("/item=hmac-"), "{}", keys[0]);
+
+    let with_secret = ItemRef {
+        redaction: Some(redactor),
+        ..item()
+    };
+    let (status, out, _) = run(|mut out, mut err| async move {
+        let status = command::history(
+            &bucket,
+            &location(),
+            &with_secret,
+            false,
+            &mut out,
+            &mut err,
+        )
+        .await
+        .expect("history answers");
+        (status, out, err)
+    });
+    assert_eq!(status, 0);
+    assert!(
+        !out.contains("NEW") && !out.contains("PAID") && !out.contains("o#1"),
+        "{out}"
+    );
+    assert!(out.contains("/status: ‹redacted·"), "{out}");
+    assert!(out.contains("/total: ∅ → 10.50"), "{out}");
+    assert!(
+        out.contains("(values at /pk, /status are withheld: ‹redacted·…› is the start of their token, key id 3eb1bd439947eb76)\n"),
+        "{out}"
+    );
 }

@@ -6,6 +6,7 @@
 //! turns a [`CommandError`] into one line on stderr and an exit status.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use crate::auditor::keyarg::{self, KeyArgError};
 use crate::auditor::plain;
@@ -15,6 +16,7 @@ use crate::auditor::trail::{self, Entry, Problem};
 use crate::auditor::verify;
 use crate::document::Stored;
 use crate::key;
+use crate::redaction::Redactor;
 use crate::store::bucket::{Bucket, BucketError};
 use crate::timestamp::Timestamp;
 use crate::value::{Item, item_eq};
@@ -56,6 +58,8 @@ pub enum CommandError {
         item_prefix: String,
         hint: String,
     },
+    #[error("{0}")]
+    Setting(String),
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -86,6 +90,9 @@ impl Location {
 pub struct ItemRef {
     pub table: String,
     pub key: String,
+    /// The deployment's redaction, when its key attributes may be withheld: the key is
+    /// then looked up by its tokens, as the function stored it.
+    pub redaction: Option<Arc<Redactor>>,
 }
 
 /// Parses `--at`: RFC 3339, or `now` (the caller's clock, passed in).
@@ -237,7 +244,12 @@ async fn read_item<B: Bucket>(
     at: &Location,
     item: &ItemRef,
 ) -> Result<(Item<'static>, Vec<Entry>), CommandError> {
-    let keys = keyarg::parse(&item.key)?;
+    let mut keys = keyarg::parse(&item.key)?;
+    if let Some(redactor) = &item.redaction {
+        keys = redactor
+            .redact_item(&keys)
+            .map_err(|e| KeyArgError::Json(e.to_string()))?;
+    }
     let prefix = key::item_prefix(&at.prefix, &item.table, &keys);
     let entries = trail::read(bucket, &prefix).await?;
     // An item whose only records were unreadable has error documents and nothing else.

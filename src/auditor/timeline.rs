@@ -202,6 +202,21 @@ pub fn render(table: &str, key: &Item<'_>, entries: &[Entry]) -> String {
     }
     out.push('\n');
     out.push_str(LEGEND);
+    let redaction = entries.iter().find_map(|e| {
+        e.stored
+            .as_ref()
+            .and_then(Stored::change)?
+            .redaction
+            .as_ref()
+    });
+    if let Some(redaction) = redaction {
+        let _ = writeln!(
+            out,
+            "(values at {} are withheld: ‹redacted·…› is the start of their token, key id {})",
+            redaction.paths.join(", "),
+            redaction.key_id
+        );
+    }
     for entry in entries {
         out.push('\n');
         match &entry.stored {

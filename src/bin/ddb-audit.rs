@@ -54,6 +54,24 @@ struct ItemArgs {
     /// The item's primary key, e.g. 'pk=ORDER#1,sk:N=7' (see --help).
     #[arg(long, long_help = ddb_audit::auditor::keyarg::SHORTHAND_HELP)]
     key: String,
+    #[command(flatten)]
+    redaction: RedactionArgs,
+}
+
+/// A redacting deployment's settings, to find an item whose key attributes are withheld.
+#[derive(Debug, Args)]
+struct RedactionArgs {
+    /// The function's AUDIT_REDACT, when it redacts a key attribute (needs the secret).
+    #[arg(
+        long,
+        env = "AUDIT_REDACT",
+        value_name = "PATTERNS",
+        requires = "redact_secret_arn"
+    )]
+    redact: Option<String>,
+    /// The function's AUDIT_REDACT_SECRET_ARN: the secret keying the tokens.
+    #[arg(long, env = "AUDIT_REDACT_SECRET_ARN", value_name = "ARN")]
+    redact_secret_arn: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +96,26 @@ enum Command {
         /// The redaction secret: a file holding its raw bytes (at least 32).
         #[arg(long, value_name = "FILE", requires = "redact")]
         redact_secret_file: Option<PathBuf>,
+    },
+    /// The token a redacting deployment stores for a value, to search the trail for it.
+    ///
+    /// Prints the typed token, as documents hold it, and its short form as `history` shows it.
+    Token {
+        /// The typed value, e.g. '{"S":"alice@example.com"}'.
+        #[arg(long)]
+        value: String,
+        /// The deployment's AUDIT_REDACT_SECRET_ARN.
+        #[arg(
+            long,
+            env = "AUDIT_REDACT_SECRET_ARN",
+            value_name = "ARN",
+            required_unless_present = "secret_file",
+            conflicts_with = "secret_file"
+        )]
+        secret_arn: Option<String>,
+        /// A file holding the secret's raw bytes instead (as `transform --redact-secret-file`).
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
     },
     /// Every change to one item, oldest first, as a readable timeline.
     History {
@@ -109,11 +147,27 @@ fn location(args: &BucketArgs) -> Location {
     Location::new(&args.bucket, &args.prefix)
 }
 
-fn item(args: &ItemArgs) -> ItemRef {
-    ItemRef {
+async fn item(args: &ItemArgs) -> Result<ItemRef, CommandError> {
+    let redaction = match (&args.redaction.redact, &args.redaction.redact_secret_arn) {
+        (Some(patterns), Some(arn)) => Some(Arc::new(cli_redactor(patterns, arn).await?)),
+        _ => None,
+    };
+    Ok(ItemRef {
         table: args.table.clone(),
         key: args.key.clone(),
-    }
+        redaction,
+    })
+}
+
+/// The deployment's redactor, its secret read from Secrets Manager.
+async fn cli_redactor(patterns: &str, arn: &str) -> Result<Redactor, CommandError> {
+    let patterns = Pattern::parse_list(patterns)
+        .map_err(|e| CommandError::Setting(format!("--redact: {e}")))?;
+    let secret = ddb_audit::store::secret::fetch(arn)
+        .await
+        .map_err(|e| CommandError::Setting(format!("--redact-secret-arn: {e}")))?;
+    Redactor::new(patterns, &secret)
+        .map_err(|e| CommandError::Setting(format!("--redact-secret-arn {arn}: {e}")))
 }
 
 async fn run(cli: Cli) -> Result<i32, CommandError> {
@@ -124,7 +178,7 @@ async fn run(cli: Cli) -> Result<i32, CommandError> {
             command::history(
                 &bucket,
                 &location(&args.bucket),
-                &item(args),
+                &item(args).await?,
                 *json,
                 &mut out,
                 &mut err,
@@ -141,7 +195,7 @@ async fn run(cli: Cli) -> Result<i32, CommandError> {
             command::replay(
                 &bucket,
                 &location(&args.bucket),
-                &item(args),
+                &item(args).await?,
                 time,
                 *plain,
                 &mut out,
@@ -152,6 +206,41 @@ async fn run(cli: Cli) -> Result<i32, CommandError> {
         Command::Verify { bucket: args } => {
             let bucket = S3Bucket::from_env(&args.bucket).await?;
             command::verify(&bucket, &location(args), &mut out, &mut err).await
+        }
+        Command::Token {
+            value,
+            secret_arn,
+            secret_file,
+        } => {
+            let secret = match (secret_arn, secret_file) {
+                (_, Some(file)) => std::fs::read(file).map_err(|e| {
+                    CommandError::Setting(format!(
+                        "--secret-file: cannot read {}: {e}",
+                        file.display()
+                    ))
+                })?,
+                (Some(arn), None) => ddb_audit::store::secret::fetch(arn)
+                    .await
+                    .map_err(|e| CommandError::Setting(format!("--secret-arn: {e}")))?,
+                (None, None) => unreachable!("clap requires one"),
+            };
+            let redactor = Redactor::new(Vec::new(), &secret)
+                .map_err(|e| CommandError::Setting(format!("the secret: {e}")))?;
+            let typed: ddb_audit::AttributeValue<'_> =
+                serde_json::from_str(value).map_err(|e| {
+                    CommandError::Setting(format!(
+                        "--value: not a typed value such as {{\"S\":\"x\"}}: {e}"
+                    ))
+                })?;
+            let token = redactor
+                .token(&typed)
+                .map_err(|e| CommandError::Setting(format!("--value: {e}")))?;
+            let shown = ddb_audit::auditor::timeline::redacted(&token);
+            let json = serde_json::to_string(&ddb_audit::AttributeValue::Redacted(token))
+                .expect("a token serializes");
+            writeln!(out, "{json}")?;
+            writeln!(out, "{shown}  (key id {})", redactor.key_id())?;
+            Ok(0)
         }
         Command::Transform { .. } => unreachable!("transform runs without a runtime"),
     }
