@@ -414,6 +414,14 @@ def test_function_environment_matches_parameters_iam_and_athena(resources):
         "AUDIT_MODE": ref("AuditMode"),
         "AUDIT_INCLUDE_IMAGES": ref("IncludeImages"),
         "AUDIT_MAX_CONCURRENCY": ref("MaxConcurrency"),
+        "AUDIT_REDACT": ref("RedactPaths"),
+        "AUDIT_REDACT_SECRET_ARN": {
+            "Fn::If": [
+                "Redacting",
+                {"Fn::If": ["CreateRedactSecret", ref("RedactSecret"), ref("RedactSecretArn")]},
+                "",
+            ]
+        },
         "RUST_LOG": ref("LogLevel"),
     }
     prefix = env["AUDIT_PREFIX"]
@@ -802,3 +810,55 @@ def test_table_stream_arn_parameter_accepts_only_stream_arns(template):
         "arn:aws:kinesis:eu-west-1:123456789012:stream/Orders",
     ]:
         assert not re.fullmatch(pattern, bad), bad
+
+
+# --- redaction ---------------------------------------------------------------------------------
+
+
+def test_redaction_is_off_by_default_and_patterns_are_checked_at_deploy(template):
+    """RedactPaths is empty by default; its AllowedPattern takes pointer lists and refuses the
+    rest, so a malformed path fails the deploy (the function would refuse it at cold start)."""
+    param = template["Parameters"]["RedactPaths"]
+    assert param["Default"] == ""
+    allowed = re.compile(param["AllowedPattern"])
+    for good in ["", "/email", "/email,/card/number,/contacts/*/phone", "/a~1b/~0"]:
+        assert allowed.fullmatch(good), good
+    for bad in ["email", "/email,", "/a//b", "/a~2", "/email, /x"]:
+        assert not allowed.fullmatch(bad), bad
+
+
+def test_the_stack_creates_the_secret_only_when_redacting_without_one(template, resources):
+    """The generated secret exists only under CreateRedactSecret, is encrypted with the audit
+    key, retained, and never named in an output (only its ARN may be)."""
+    secret = resources["RedactSecret"]
+    assert secret["Condition"] == "CreateRedactSecret"
+    assert template["Conditions"]["CreateRedactSecret"] == {
+        "Fn::And": [{"Fn::Condition": "Redacting"}, {"Fn::Equals": [ref("RedactSecretArn"), ""]}]
+    }
+    assert secret["Properties"]["KmsKeyId"] == getatt("AuditKey", "Arn")
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    assert secret["DeletionPolicy"] == "Retain"
+    outputs = json.dumps(template.get("Outputs", {}))
+    assert "SecretString" not in outputs and "resolve:secretsmanager" not in outputs
+
+
+def test_only_the_redaction_secret_is_readable_and_only_when_redacting(resources):
+    """The function may read exactly the one secret keying its tokens, and only in a
+    redacting deployment; its environment names the paths and that secret."""
+    one_secret = {"Fn::If": ["CreateRedactSecret", ref("RedactSecret"), ref("RedactSecretArn")]}
+    policy = resources["AuditFunctionRedactSecretPolicy"]
+    assert policy["Condition"] == "Redacting"
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"]
+    assert statement["Resource"] == one_secret
+    env = props(resources, "AuditFunction")["Environment"]["Variables"]
+    assert env["AUDIT_REDACT"] == ref("RedactPaths")
+    assert env["AUDIT_REDACT_SECRET_ARN"] == {"Fn::If": ["Redacting", one_secret, ""]}
+    granted = [
+        s
+        for r in resources.values()
+        if r["Type"] in ("AWS::IAM::Role", "AWS::IAM::RolePolicy")
+        for s in json.dumps(r).split('"Sid"')
+        if "secretsmanager:" in s
+    ]
+    assert len(granted) == 1, granted
