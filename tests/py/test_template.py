@@ -847,10 +847,11 @@ def test_only_the_redaction_secret_is_readable_and_only_when_redacting(resources
     redacting deployment; its environment names the paths and that secret."""
     one_secret = {"Fn::If": ["CreateRedactSecret", ref("RedactSecret"), ref("RedactSecretArn")]}
     policy = resources["AuditFunctionRedactSecretPolicy"]
+    read = {"Fn::If": ["CreateRedactSecret", ref("RedactSecret"), {"Fn::Join": ["", [ref("RedactSecretArn")]]}]}
     assert policy["Condition"] == "Redacting"
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"]
-    assert statement["Resource"] == one_secret
+    assert statement["Resource"] == read
     env = props(resources, "AuditFunction")["Environment"]["Variables"]
     assert env["AUDIT_REDACT"] == ref("RedactPaths")
     assert env["AUDIT_REDACT_SECRET_ARN"] == {"Fn::If": ["Redacting", one_secret, ""]}
