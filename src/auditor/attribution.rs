@@ -405,7 +405,10 @@ fn why_unknown(doc: &ChangeDocument, found: &Nearby, coverage: &Coverage) -> Str
         let (date, hour) = created.date_hour();
         return format!("no trail events loaded for that hour (no log files for {date}T{hour}h)");
     }
-    format!("no write on this key in the trail {window}")
+    format!(
+        "no write on this key in the trail {window} (files delivered up to {} min after it were read; a later delivery needs a longer allowance)",
+        coverage.delivery_allowance_ms / 60_000
+    )
 }
 
 #[cfg(test)]
@@ -933,7 +936,7 @@ mod tests {
             .insert(1_795_773_600_000 / MILLIS_PER_HOUR, 3);
         assert_eq!(
             who(&attribute(&[&d], &[], &loaded)[0]),
-            "unknown: no write on this key in the trail within 2 s of the change"
+            "unknown: no write on this key in the trail within 2 s of the change (files delivered up to 15 min after it were read; a later delivery needs a longer allowance)"
         );
     }
 }

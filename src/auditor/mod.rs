@@ -6,6 +6,7 @@
 //! bucket. All but `command`, `trail::read` and `verify::run` are pure.
 
 pub mod attribution;
+pub mod caller;
 pub mod cloudtrail;
 pub mod command;
 pub mod keyarg;
