@@ -258,8 +258,12 @@ def _wait_for_boundary() -> str:
 
 
 def run(dynamodb, table: str, *, items: int = 32, writes: int = 540, phases: int = 6, seed: int = 7,
-        verbose: bool = False) -> Workload:
-    """Runs the workload; records every item's state after each write and at each boundary."""
+        verbose: bool = False, writers: list | None = None, after_write=None) -> Workload:
+    """Runs the workload; records every item's state after each write and at each boundary.
+
+    `writers`: clients that take turns making the writes (each its own principal, see
+    scripts/calltrail.py); reads stay on `dynamodb`. `after_write(key, state)` runs after each
+    write (calltrail.extras: unchanged and failing writes)."""
     gen = _Gen(seed)
     keys = item_keys(items)
     work = Workload(table=table, keys=keys)
@@ -271,9 +275,12 @@ def run(dynamodb, table: str, *, items: int = 32, writes: int = 540, phases: int
                 break
             key = gen.rng.choice(keys)
             kid = key_id(key)
-            op = _write(dynamodb, table, key, states[kid], gen)
+            writer = writers[work.writes % len(writers)] if writers else dynamodb
+            op = _write(writer, table, key, states[kid], gen)
             got = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
             states[kid] = got
+            if after_write:
+                after_write(key, got)
             work.writes += 1
             work.log.append((kid, op, got, time.time()))
         work.boundaries.append(Boundary(at=_wait_for_boundary(), states=dict(states)))

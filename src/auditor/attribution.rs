@@ -299,58 +299,81 @@ pub fn attribute<'e>(
 /// (a write is missing from the trail), each change keeps its own candidates.
 fn in_order(nearby: &[Nearby], times: &[i64]) -> Vec<Vec<usize>> {
     let raw: Vec<Vec<usize>> = nearby.iter().map(|n| n.candidates.clone()).collect();
-    let feasible: Vec<Vec<usize>> = raw
-        .iter()
+    // prefix[k]: the states reachable after assigning changes 0..k.
+    let mut prefix = vec![BTreeSet::from([State::start()])];
+    for own in &raw {
+        let next = step(prefix.last().expect("starts with one"), own, times);
+        if next.len() > MAX_STATES {
+            return raw;
+        }
+        prefix.push(next);
+    }
+    if prefix.last().is_none_or(BTreeSet::is_empty) {
+        return raw;
+    }
+    raw.iter()
         .enumerate()
         .map(|(i, own)| {
             own.iter()
                 .copied()
-                .filter(|&w| assignable(&raw, times, i, w))
+                .filter(|&w| {
+                    let mut states = step(&prefix[i], &[w], times);
+                    for later in &raw[i + 1..] {
+                        if states.is_empty() {
+                            break;
+                        }
+                        states = step(&states, later, times);
+                    }
+                    !states.is_empty()
+                })
                 .collect()
         })
-        .collect();
-    let any_assignment = feasible
-        .iter()
-        .zip(&raw)
-        .any(|(f, r)| !f.is_empty() && !r.is_empty());
-    if !any_assignment {
-        return raw;
-    }
-    feasible
-        .into_iter()
-        .zip(raw)
-        .map(|(f, r)| if f.is_empty() { r } else { f })
         .collect()
 }
 
-/// Whether change `i` can take write `w` while every other change with candidates takes a
-/// distinct one, in time order. Greedy: each earlier change takes its earliest free write,
-/// then each later one does, never going back in time.
-fn assignable(raw: &[Vec<usize>], times: &[i64], i: usize, w: usize) -> bool {
-    let mut used = BTreeSet::from([w]);
-    let mut last = i64::MIN;
-    for own in raw[..i].iter().filter(|c| !c.is_empty()) {
-        let Some(&pick) = own
-            .iter()
-            .find(|&&c| !used.contains(&c) && times[c] >= last && times[c] <= times[w])
-        else {
-            return false;
-        };
-        used.insert(pick);
-        last = times[pick];
+/// More partial assignments than this (many writes in one second) and the order is not used.
+const MAX_STATES: usize = 20_000;
+
+/// A partial assignment as far as the rest of the stream cares: the time of the last write
+/// given, and which writes of that second are taken (earlier seconds can no longer be used).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct State {
+    time: i64,
+    used: BTreeSet<usize>,
+}
+
+impl State {
+    fn start() -> Self {
+        Self {
+            time: i64::MIN,
+            used: BTreeSet::new(),
+        }
     }
-    last = times[w];
-    for own in raw[i + 1..].iter().filter(|c| !c.is_empty()) {
-        let Some(&pick) = own
-            .iter()
-            .find(|&&c| !used.contains(&c) && times[c] >= last)
-        else {
-            return false;
-        };
-        used.insert(pick);
-        last = times[pick];
+}
+
+/// The states after the next change takes one of `own` (a change with no candidates takes
+/// nothing and leaves the states as they are).
+fn step(states: &BTreeSet<State>, own: &[usize], times: &[i64]) -> BTreeSet<State> {
+    if own.is_empty() {
+        return states.clone();
     }
-    true
+    let mut next = BTreeSet::new();
+    for state in states {
+        for &w in own {
+            let t = times[w];
+            if t > state.time {
+                next.insert(State {
+                    time: t,
+                    used: BTreeSet::from([w]),
+                });
+            } else if t == state.time && !state.used.contains(&w) {
+                let mut used = state.used.clone();
+                used.insert(w);
+                next.insert(State { time: t, used });
+            }
+        }
+    }
+    next
 }
 
 fn why_unknown(doc: &ChangeDocument, found: &Nearby, coverage: &Coverage) -> String {

@@ -159,12 +159,64 @@ pub fn parse_log(bytes: &[u8]) -> Result<Vec<TrailEvent>, LogError> {
     } else {
         bytes
     };
-    let log: Value = serde_json::from_slice(json).map_err(LogError::Json)?;
+    let log: Value = serde_json::from_slice(&exact_numbers(json)).map_err(LogError::Json)?;
     let records = log
         .get("Records")
         .and_then(Value::as_array)
         .ok_or(LogError::NoRecords)?;
     Ok(records.iter().filter_map(TrailEvent::from_record).collect())
+}
+
+/// The JSON text with every number of more than 15 significant digits turned into a string
+/// of the same text, so that a 38-digit key keeps every digit (serde_json reads such a
+/// number as a double); the matcher compares strings and numbers by decimal value alike.
+fn exact_numbers(json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len() + 16);
+    let (mut i, mut in_string) = (0, false);
+    while i < json.len() {
+        let b = json[i];
+        if in_string {
+            out.push(b);
+            if b == b'\\' {
+                if let Some(&next) = json.get(i + 1) {
+                    out.push(next);
+                    i += 1;
+                }
+            } else if b == b'"' {
+                in_string = false;
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+        }
+        if b == b'-' || b.is_ascii_digit() {
+            let start = i;
+            while i < json.len()
+                && matches!(json[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+            {
+                i += 1;
+            }
+            let token = &json[start..i];
+            let digits = token
+                .iter()
+                .take_while(|c| !matches!(c, b'e' | b'E'))
+                .filter(|c| c.is_ascii_digit())
+                .count();
+            if digits > 15 {
+                out.push(b'"');
+                out.extend_from_slice(token);
+                out.push(b'"');
+            } else {
+                out.extend_from_slice(token);
+            }
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+    out
 }
 
 impl TrailEvent {
@@ -697,6 +749,12 @@ mod tests {
         gz.write_all(log.to_string().as_bytes()).unwrap();
         let events = parse_log(&gz.finish().unwrap()).unwrap();
         assert_eq!(events.len(), 1);
+        // A 38-digit number keeps every digit; strings that look like numbers stay as they are.
+        let big = br#"{"Records":[],"n":-12345678901234567890123456789012345678.5e3,"s":"123456789012345678","m":12}"#;
+        assert_eq!(
+            String::from_utf8(exact_numbers(big)).unwrap(),
+            r#"{"Records":[],"n":"-12345678901234567890123456789012345678.5e3","s":"123456789012345678","m":12}"#
+        );
         assert!(matches!(parse_log(b"{}"), Err(LogError::NoRecords)));
     }
 
