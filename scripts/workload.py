@@ -360,7 +360,18 @@ def _demo(argv: list[str]) -> int:
     clients = {n: boto3.client(n, endpoint_url=endpoint) for n in ["s3", "dynamodb", "dynamodbstreams"]}
     create_audit_bucket(clients["s3"], bucket)
     arn = create_table(clients["dynamodb"], table)
-    work = run(clients["dynamodb"], table, items=8, writes=60, phases=3, seed=11)
+    # Two principals take turns writing; what CloudTrail would log goes to a trail bucket.
+    import calltrail
+
+    account, region = arn.split(":")[4], arn.split(":")[3]
+    recorder = calltrail.Recorder(account=account, region=region)
+    writers = [recorder.client(p, endpoint) for p in [
+        calltrail.iam_user("order-service", account, "AKIAORDERSERVICE0001", "10.0.3.7"),
+        calltrail.assumed_role("Support", "bob", account, "ASIASUPPORTBOB000002", "198.51.100.24")]]
+    work = run(clients["dynamodb"], table, items=8, writes=60, phases=3, seed=11, writers=writers)
+    trail_bucket = f"{bucket}-trail"
+    clients["s3"].create_bucket(Bucket=trail_bucket)
+    calltrail.deliver(clients["s3"], trail_bucket, recorder.calls, account, region)
     records = read_stream(clients["dynamodbstreams"], arn)
     events = lambda_events(records, arn, batch=25)
     for i, event in enumerate(events):
@@ -373,7 +384,7 @@ def _demo(argv: list[str]) -> int:
     final = work.boundaries[-1].states
     kid = max((k for k in counts if final.get(k) is not None), key=lambda k: counts[k])
     (out / "info.json").write_text(json.dumps({
-        "bucket": bucket, "table": table, "key": json.loads(kid), "key_arg": shorthand(json.loads(kid)),
+        "bucket": bucket, "trail_bucket": trail_bucket, "table": table, "key": json.loads(kid), "key_arg": shorthand(json.loads(kid)),
         "records": len(records),
         "batches": len(events), "writes": work.writes, "replay_at": work.boundaries[0].at,
     }, ensure_ascii=False))

@@ -166,8 +166,14 @@ pub fn attribution_lines(attribution: &Attribution<'_>) -> Vec<String> {
     match attribution {
         Attribution::Caller(event) => vec![format!("by {}", caller_line(event))],
         Attribution::Ambiguous { candidates, hidden } => {
+            let principals: BTreeSet<&str> = candidates.iter().map(|e| e.caller.name()).collect();
+            // One principal behind every candidate: who is known, only which request is not.
+            let same = match (principals.iter().next(), principals.len(), hidden) {
+                (Some(who), 1, 0) => format!(", all by {who}"),
+                _ => String::new(),
+            };
             let mut lines = vec![format!(
-                "caller ambiguous: {} writes fit this change",
+                "caller ambiguous: {} writes fit this change{same}",
                 candidates.len() + hidden
             )];
             lines.extend(candidates.iter().map(|e| format!("  {}", caller_line(e))));
