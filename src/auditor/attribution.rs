@@ -487,6 +487,24 @@ mod tests {
         json!({"tableName": TABLE, "key": key, "updateExpression": expression})
     }
 
+    /// A PutItem of item `pk = a` naming `names`.
+    fn put_a(id: &str, time: &str, who: &str, names: &[&str]) -> TrailEvent {
+        event(id, "PutItem", time, who, put(json!({"pk": "a"}), names))
+    }
+
+    /// Who made the first document's change, as a short word.
+    fn answer(docs: &[&ChangeDocument], events: &[TrailEvent]) -> String {
+        who(&attribute(docs, events, &coverage())[0])
+    }
+
+    fn insert_a(time: &str, new: Value) -> ChangeDocument {
+        doc("INSERT", pk("a"), time, None, Some(new))
+    }
+
+    fn modify_a(time: &str, old: Value, new: Value) -> ChangeDocument {
+        doc("MODIFY", pk("a"), time, Some(old), Some(new))
+    }
+
     fn coverage() -> Coverage {
         Coverage {
             now: Timestamp::parse_rfc3339("2026-12-01T00:00:00Z"),
@@ -529,21 +547,12 @@ mod tests {
     // One write, one change: its caller is named.
     #[test]
     fn one_write_names_its_caller() {
-        let d = doc(
-            "INSERT",
-            pk("a"),
+        let d = insert_a(
             "2026-11-27T10:00:00.400Z",
-            None,
-            Some(item("a", json!({"n": {"N": "1"}}))),
+            item("a", json!({"n": {"N": "1"}})),
         );
-        let events = [event(
-            "1",
-            "PutItem",
-            "2026-11-27T10:00:01Z",
-            "alice",
-            put(json!({"pk": "a"}), &["pk", "n"]),
-        )];
-        assert_eq!(who(&attribute(&[&d], &events, &coverage())[0]), "alice");
+        let events = [put_a("1", "2026-11-27T10:00:01Z", "alice", &["pk", "n"])];
+        assert_eq!(answer(&[&d], &events), "alice");
     }
 
     // Two writes to one key in one second: ambiguous when nothing tells them apart, resolved
@@ -557,20 +566,8 @@ mod tests {
         let d1 = doc("MODIFY", pk("a"), t, Some(v1.clone()), Some(v2.clone()));
         let d2 = doc("MODIFY", pk("a"), t, Some(v2.clone()), Some(v3.clone()));
         let alike = [
-            event(
-                "1",
-                "PutItem",
-                "2026-11-27T10:00:00Z",
-                "alice",
-                put(json!({"pk": "a"}), &["pk", "n"]),
-            ),
-            event(
-                "2",
-                "PutItem",
-                "2026-11-27T10:00:00Z",
-                "bob",
-                put(json!({"pk": "a"}), &["pk", "n"]),
-            ),
+            put_a("1", "2026-11-27T10:00:00Z", "alice", &["pk", "n"]),
+            put_a("2", "2026-11-27T10:00:00Z", "bob", &["pk", "n"]),
         ];
         let r = attribute(&[&d1, &d2], &alike, &coverage());
         assert_eq!(who(&r[0]), "ambiguous:alice,bob");
@@ -601,35 +598,11 @@ mod tests {
     fn order_is_respected() {
         let v1 = item("a", json!({"n": {"N": "1"}}));
         let v2 = item("a", json!({"n": {"N": "2"}}));
-        let d1 = doc(
-            "INSERT",
-            pk("a"),
-            "2026-11-27T10:00:00.900Z",
-            None,
-            Some(v1.clone()),
-        );
-        let d2 = doc(
-            "MODIFY",
-            pk("a"),
-            "2026-11-27T10:00:01.100Z",
-            Some(v1),
-            Some(v2),
-        );
+        let d1 = insert_a("2026-11-27T10:00:00.900Z", v1.clone());
+        let d2 = modify_a("2026-11-27T10:00:01.100Z", v1, v2);
         let events = [
-            event(
-                "2",
-                "PutItem",
-                "2026-11-27T10:00:02Z",
-                "bob",
-                put(json!({"pk": "a"}), &["pk", "n"]),
-            ),
-            event(
-                "1",
-                "PutItem",
-                "2026-11-27T10:00:01Z",
-                "alice",
-                put(json!({"pk": "a"}), &["pk", "n"]),
-            ),
+            put_a("2", "2026-11-27T10:00:02Z", "bob", &["pk", "n"]),
+            put_a("1", "2026-11-27T10:00:01Z", "alice", &["pk", "n"]),
         ];
         let r = attribute(&[&d1, &d2], &events, &coverage());
         assert_eq!((who(&r[0]), who(&r[1])), ("alice".into(), "bob".into()));
@@ -638,34 +611,13 @@ mod tests {
     // A conditional write that failed changed nothing: never a caller, and said so.
     #[test]
     fn a_failed_conditional_write_is_never_the_caller() {
-        let d = doc(
-            "INSERT",
-            pk("a"),
-            "2026-11-27T10:00:00.400Z",
-            None,
-            Some(item("a", json!({}))),
-        );
-        let mut failed = event(
-            "1",
-            "PutItem",
-            "2026-11-27T10:00:00Z",
-            "mallory",
-            put(json!({"pk": "a"}), &["pk"]),
-        );
+        let d = insert_a("2026-11-27T10:00:00.400Z", item("a", json!({})));
+        let mut failed = put_a("1", "2026-11-27T10:00:00Z", "mallory", &["pk"]);
         failed.error_code = Some("ConditionalCheckFailedException".into());
-        let ok = event(
-            "2",
-            "PutItem",
-            "2026-11-27T10:00:00Z",
-            "alice",
-            put(json!({"pk": "a"}), &["pk"]),
-        );
+        let ok = put_a("2", "2026-11-27T10:00:00Z", "alice", &["pk"]);
+        assert_eq!(answer(&[&d], &[failed.clone(), ok]), "alice");
         assert_eq!(
-            who(&attribute(&[&d], &[failed.clone(), ok], &coverage())[0]),
-            "alice"
-        );
-        assert_eq!(
-            who(&attribute(&[&d], &[failed], &coverage())[0]),
+            answer(&[&d], &[failed]),
             "unknown: the only calls on this key within 2 s of the change failed (ConditionalCheckFailedException) and changed nothing"
         );
     }
@@ -676,35 +628,11 @@ mod tests {
     fn a_no_op_write_stays_unmatched() {
         let v1 = item("a", json!({"n": {"N": "1"}}));
         let v2 = item("a", json!({"n": {"N": "2"}}));
-        let d1 = doc(
-            "INSERT",
-            pk("a"),
-            "2026-11-27T10:00:00.100Z",
-            None,
-            Some(v1.clone()),
-        );
-        let d2 = doc(
-            "MODIFY",
-            pk("a"),
-            "2026-11-27T10:00:06.100Z",
-            Some(v1),
-            Some(v2),
-        );
+        let d1 = insert_a("2026-11-27T10:00:00.100Z", v1.clone());
+        let d2 = modify_a("2026-11-27T10:00:06.100Z", v1, v2);
         let events = [
-            event(
-                "1",
-                "PutItem",
-                "2026-11-27T10:00:00Z",
-                "alice",
-                put(json!({"pk": "a"}), &["pk", "n"]),
-            ),
-            event(
-                "2",
-                "PutItem",
-                "2026-11-27T10:00:03Z",
-                "carol",
-                put(json!({"pk": "a"}), &["pk", "n"]),
-            ),
+            put_a("1", "2026-11-27T10:00:00Z", "alice", &["pk", "n"]),
+            put_a("2", "2026-11-27T10:00:03Z", "carol", &["pk", "n"]),
             event(
                 "3",
                 "UpdateItem",
@@ -751,9 +679,9 @@ mod tests {
         );
         let events = [tx];
         for x in [&a, &b, &c] {
-            assert_eq!(who(&attribute(&[x], &events, &coverage())[0]), "alice");
+            assert_eq!(answer(&[x], &events), "alice");
         }
-        assert!(who(&attribute(&[&d], &events, &coverage())[0]).starts_with("unknown"));
+        assert!(answer(&[&d], &events).starts_with("unknown"));
     }
 
     // A BatchWriteItem's put and delete requests each name their item.
@@ -777,20 +705,18 @@ mod tests {
         );
         let b = doc("REMOVE", pk("b"), t, Some(item("b", json!({}))), None);
         let events = [batch];
-        assert_eq!(who(&attribute(&[&a], &events, &coverage())[0]), "bob");
-        assert_eq!(who(&attribute(&[&b], &events, &coverage())[0]), "bob");
+        assert_eq!(answer(&[&a], &events), "bob");
+        assert_eq!(answer(&[&b], &events), "bob");
     }
 
     // A PartiQL UPDATE that shows its key names its caller; one that hides it cannot, and
     // keeps a visible candidate nearby from being named with certainty.
     #[test]
     fn a_partiql_update() {
-        let d = doc(
-            "MODIFY",
-            pk("a"),
+        let d = modify_a(
             "2026-11-27T10:00:00.010Z",
-            Some(item("a", json!({"n": {"N": "1"}}))),
-            Some(item("a", json!({"n": {"N": "2"}}))),
+            item("a", json!({"n": {"N": "1"}})),
+            item("a", json!({"n": {"N": "2"}})),
         );
         let shown = event(
             "1",
@@ -799,7 +725,7 @@ mod tests {
             "alice",
             json!({"statement": "UPDATE \"Orders\" SET n = ***(Redacted) WHERE pk = 'a'"}),
         );
-        assert_eq!(who(&attribute(&[&d], &[shown], &coverage())[0]), "alice");
+        assert_eq!(answer(&[&d], &[shown]), "alice");
         let hidden = event(
             "2",
             "ExecuteStatement",
@@ -808,7 +734,7 @@ mod tests {
             json!({"statement": "UPDATE \"Orders\" SET n = ***(Redacted) WHERE pk = ***(Redacted)"}),
         );
         assert_eq!(
-            who(&attribute(&[&d], std::slice::from_ref(&hidden), &coverage())[0]),
+            answer(&[&d], std::slice::from_ref(&hidden)),
             "unknown: CloudTrail did not record the key of the writes on Orders within 2 s of the change: 1 PartiQL statement(s) whose key values are redacted"
         );
         let visible = event(
@@ -819,7 +745,7 @@ mod tests {
             update(json!({"pk": "a"}), "SET n = :n"),
         );
         assert_eq!(
-            who(&attribute(&[&d], &[visible, hidden], &coverage())[0]),
+            answer(&[&d], &[visible, hidden]),
             "ambiguous:carol+1 hidden"
         );
     }
@@ -849,40 +775,16 @@ mod tests {
     // UPDATED_DATA addendum gives way to its replacement.
     #[test]
     fn late_delivery_with_an_addendum() {
-        let d = doc(
-            "INSERT",
-            pk("a"),
-            "2026-11-27T10:00:00.010Z",
-            None,
-            Some(item("a", json!({}))),
-        );
-        let first = event(
-            "1",
-            "PutItem",
-            "2026-11-27T10:00:00Z",
-            "alice",
-            put(json!({"pk": "a"}), &["pk"]),
-        );
+        let d = insert_a("2026-11-27T10:00:00.010Z", item("a", json!({})));
+        let first = put_a("1", "2026-11-27T10:00:00Z", "alice", &["pk"]);
         let mut late = first.clone();
         late.addendum = Some("DELIVERY_DELAY".into());
-        assert_eq!(
-            who(&attribute(&[&d], &[first.clone(), late.clone()], &coverage())[0]),
-            "alice"
-        );
-        assert_eq!(who(&attribute(&[&d], &[late], &coverage())[0]), "alice");
-        let mut updated = event(
-            "9",
-            "PutItem",
-            "2026-11-27T10:00:00Z",
-            "alice-corrected",
-            put(json!({"pk": "a"}), &["pk"]),
-        );
+        assert_eq!(answer(&[&d], &[first.clone(), late.clone()]), "alice");
+        assert_eq!(answer(&[&d], &[late]), "alice");
+        let mut updated = put_a("9", "2026-11-27T10:00:00Z", "alice-corrected", &["pk"]);
         updated.addendum = Some("UPDATED_DATA".into());
         updated.original_event_id = Some("1".into());
-        assert_eq!(
-            who(&attribute(&[&d], &[first, updated], &coverage())[0]),
-            "alice-corrected"
-        );
+        assert_eq!(answer(&[&d], &[first, updated]), "alice-corrected");
     }
 
     // Numbers match by value, binary by bytes, strings with `/` and Unicode exactly.
@@ -908,13 +810,7 @@ mod tests {
     // The same key in another table of the same trail is somebody else's item.
     #[test]
     fn two_tables_in_one_trail() {
-        let d = doc(
-            "INSERT",
-            pk("a"),
-            "2026-11-27T10:00:00.010Z",
-            None,
-            Some(item("a", json!({}))),
-        );
+        let d = insert_a("2026-11-27T10:00:00.010Z", item("a", json!({})));
         let mut other = event(
             "1",
             "PutItem",
@@ -923,19 +819,10 @@ mod tests {
             json!({"tableName": "Invoices", "key": {"pk": "a"}, "item": ["pk"]}),
         );
         other.writes[0].table = Some("Invoices".into());
-        let ours = event(
-            "2",
-            "PutItem",
-            "2026-11-27T10:00:00Z",
-            "alice",
-            put(json!({"pk": "a"}), &["pk"]),
-        );
+        let ours = put_a("2", "2026-11-27T10:00:00Z", "alice", &["pk"]);
+        assert_eq!(answer(&[&d], &[other.clone(), ours]), "alice");
         assert_eq!(
-            who(&attribute(&[&d], &[other.clone(), ours], &coverage())[0]),
-            "alice"
-        );
-        assert_eq!(
-            who(&attribute(&[&d], &[other], &coverage())[0]),
+            answer(&[&d], &[other]),
             "unknown: no trail events loaded for that hour (no log files for 2026-11-27T10h)"
         );
     }
@@ -943,13 +830,7 @@ mod tests {
     // An empty answer says why: not delivered yet, no files, or nothing on this key.
     #[test]
     fn unknown_says_why() {
-        let d = doc(
-            "INSERT",
-            pk("a"),
-            "2026-11-27T10:00:00.010Z",
-            None,
-            Some(item("a", json!({}))),
-        );
+        let d = insert_a("2026-11-27T10:00:00.010Z", item("a", json!({})));
         let mut young = coverage();
         young.now = Timestamp::parse_rfc3339("2026-11-27T10:03:00Z");
         assert!(who(&attribute(&[&d], &[], &young)[0]).contains("had not been delivered yet"));
