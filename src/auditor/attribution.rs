@@ -608,6 +608,61 @@ mod tests {
         assert_eq!((who(&r[0]), who(&r[1])), ("alice".into(), "bob".into()));
     }
 
+    // The order check is exact, not greedy: giving the first change the first write that
+    // fits would leave none for the third, so the first change must have the other one.
+    #[test]
+    fn the_order_check_looks_ahead() {
+        let t = "2026-11-27T10:00:00.500Z";
+        let v0 = item(
+            "a",
+            json!({"n": {"N": "0"}, "m": {"N": "0"}, "s": {"S": "a"}}),
+        );
+        let v1 = item(
+            "a",
+            json!({"n": {"N": "1"}, "m": {"N": "0"}, "s": {"S": "a"}}),
+        );
+        let v2 = item(
+            "a",
+            json!({"n": {"N": "1"}, "m": {"N": "0"}, "s": {"S": "b"}}),
+        );
+        let v3 = item(
+            "a",
+            json!({"n": {"N": "2"}, "m": {"N": "2"}, "s": {"S": "b"}}),
+        );
+        let docs = [
+            modify_a(t, v0, v1.clone()),
+            modify_a(t, v1, v2.clone()),
+            modify_a(t, v2, v3),
+        ];
+        let second = "2026-11-27T10:00:00Z";
+        let events = [
+            event(
+                "x",
+                "UpdateItem",
+                second,
+                "xavier",
+                update(json!({"pk": "a"}), "SET n = :n, m = :m"),
+            ),
+            event(
+                "y",
+                "UpdateItem",
+                second,
+                "yves",
+                update(json!({"pk": "a"}), "SET n = :n"),
+            ),
+            event(
+                "w",
+                "UpdateItem",
+                second,
+                "wanda",
+                update(json!({"pk": "a"}), "SET s = :s"),
+            ),
+        ];
+        let r = attribute(&[&docs[0], &docs[1], &docs[2]], &events, &coverage());
+        let names: Vec<String> = r.iter().map(who).collect();
+        assert_eq!(names, ["yves", "wanda", "xavier"]);
+    }
+
     // A conditional write that failed changed nothing: never a caller, and said so.
     #[test]
     fn a_failed_conditional_write_is_never_the_caller() {

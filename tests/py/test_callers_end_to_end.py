@@ -153,6 +153,6 @@ def test_history_never_names_a_wrong_caller(callers):
     assert not named & failed_or_no_op
     # Most changes have exactly one candidate; the rest are marked, never guessed. (The
     # workload writes ~8 times a second over 12 items, two principals taking turns, so writes
-    # to one key in the same second are common: measured 59-62% callers.)
+    # to one key in the same second are common: measured 60-64% callers.)
     assert statuses["caller"] >= 0.5 * sum(statuses.values()), statuses
     assert statuses["unknown"] == 0, reasons
