@@ -258,8 +258,12 @@ def _wait_for_boundary() -> str:
 
 
 def run(dynamodb, table: str, *, items: int = 32, writes: int = 540, phases: int = 6, seed: int = 7,
-        verbose: bool = False) -> Workload:
-    """Runs the workload; records every item's state after each write and at each boundary."""
+        verbose: bool = False, writers: list | None = None, after_write=None) -> Workload:
+    """Runs the workload; records every item's state after each write and at each boundary.
+
+    `writers`: clients that take turns making the writes (each its own principal, see
+    scripts/calltrail.py); reads stay on `dynamodb`. `after_write(key, state)` runs after each
+    write (calltrail.extras: unchanged and failing writes)."""
     gen = _Gen(seed)
     keys = item_keys(items)
     work = Workload(table=table, keys=keys)
@@ -271,9 +275,12 @@ def run(dynamodb, table: str, *, items: int = 32, writes: int = 540, phases: int
                 break
             key = gen.rng.choice(keys)
             kid = key_id(key)
-            op = _write(dynamodb, table, key, states[kid], gen)
+            writer = writers[work.writes % len(writers)] if writers else dynamodb
+            op = _write(writer, table, key, states[kid], gen)
             got = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
             states[kid] = got
+            if after_write:
+                after_write(key, got)
             work.writes += 1
             work.log.append((kid, op, got, time.time()))
         work.boundaries.append(Boundary(at=_wait_for_boundary(), states=dict(states)))
@@ -353,7 +360,18 @@ def _demo(argv: list[str]) -> int:
     clients = {n: boto3.client(n, endpoint_url=endpoint) for n in ["s3", "dynamodb", "dynamodbstreams"]}
     create_audit_bucket(clients["s3"], bucket)
     arn = create_table(clients["dynamodb"], table)
-    work = run(clients["dynamodb"], table, items=8, writes=60, phases=3, seed=11)
+    # Two principals take turns writing; what CloudTrail would log goes to a trail bucket.
+    import calltrail
+
+    account, region = arn.split(":")[4], arn.split(":")[3]
+    recorder = calltrail.Recorder(account=account, region=region)
+    writers = [recorder.client(p, endpoint) for p in [
+        calltrail.iam_user("order-service", account, "AKIAORDERSERVICE0001", "10.0.3.7"),
+        calltrail.assumed_role("Support", "bob", account, "ASIASUPPORTBOB000002", "198.51.100.24")]]
+    work = run(clients["dynamodb"], table, items=8, writes=60, phases=3, seed=11, writers=writers)
+    trail_bucket = f"{bucket}-trail"
+    clients["s3"].create_bucket(Bucket=trail_bucket)
+    calltrail.deliver(clients["s3"], trail_bucket, recorder.calls, account, region)
     records = read_stream(clients["dynamodbstreams"], arn)
     events = lambda_events(records, arn, batch=25)
     for i, event in enumerate(events):
@@ -366,7 +384,7 @@ def _demo(argv: list[str]) -> int:
     final = work.boundaries[-1].states
     kid = max((k for k in counts if final.get(k) is not None), key=lambda k: counts[k])
     (out / "info.json").write_text(json.dumps({
-        "bucket": bucket, "table": table, "key": json.loads(kid), "key_arg": shorthand(json.loads(kid)),
+        "bucket": bucket, "trail_bucket": trail_bucket, "table": table, "key": json.loads(kid), "key_arg": shorthand(json.loads(kid)),
         "records": len(records),
         "batches": len(events), "writes": work.writes, "replay_at": work.boundaries[0].at,
     }, ensure_ascii=False))

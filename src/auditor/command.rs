@@ -239,7 +239,7 @@ fn merge_in_stream_order(mut entries: Vec<Entry>, extra: Vec<Entry>) -> Vec<Entr
 }
 
 /// The item's key and its trail, error documents that name it included.
-async fn read_item<B: Bucket>(
+pub(crate) async fn read_item<B: Bucket>(
     bucket: &B,
     at: &Location,
     item: &ItemRef,
@@ -282,12 +282,18 @@ pub async fn history<B: Bucket>(
     } else {
         write!(out, "{}", timeline::render(&item.table, &keys, &entries))?;
     }
+    Ok(exit_status(&entries))
+}
+
+/// `history`'s exit status: findings when the trail has a problem other than an
+/// unreadable record (kept as an error document, which is the function doing its job).
+pub(crate) fn exit_status(entries: &[Entry]) -> i32 {
     let problems = entries.iter().any(|e| {
         e.problems
             .iter()
             .any(|p| !matches!(p, Problem::Unreadable { .. }))
     });
-    Ok(if problems { EXIT_FINDINGS } else { 0 })
+    if problems { EXIT_FINDINGS } else { 0 }
 }
 
 /// `ddb-audit replay`: the item at a time, typed JSON (or plain), doubts on stderr.

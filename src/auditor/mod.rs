@@ -5,6 +5,9 @@
 //! as plain JSON; [`verify`] checks every object; [`command`] ties each command to the
 //! bucket. All but `command`, `trail::read` and `verify::run` are pure.
 
+pub mod attribution;
+pub mod caller;
+pub mod cloudtrail;
 pub mod command;
 pub mod keyarg;
 pub mod plain;

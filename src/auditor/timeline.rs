@@ -184,6 +184,16 @@ fn body(out: &mut String, doc: &ChangeDocument) {
 
 /// The whole timeline of one item's trail, oldest first, ending with a newline.
 pub fn render(table: &str, key: &Item<'_>, entries: &[Entry]) -> String {
+    render_annotated(table, key, entries, |_| Vec::new())
+}
+
+/// [`render`], with `notes(i)` printed under the heading of entry `i` (e.g. its caller).
+pub fn render_annotated(
+    table: &str,
+    key: &Item<'_>,
+    entries: &[Entry],
+    notes: impl Fn(usize) -> Vec<String>,
+) -> String {
     let mut out = String::new();
     let records = entries.iter().filter(|e| e.stored.is_some()).count();
     let problems: usize = entries.iter().map(|e| e.problems.len()).sum();
@@ -217,11 +227,14 @@ pub fn render(table: &str, key: &Item<'_>, entries: &[Entry]) -> String {
             redaction.key_id
         );
     }
-    for entry in entries {
+    for (index, entry) in entries.iter().enumerate() {
         out.push('\n');
         match &entry.stored {
             Some(Stored::Change(doc)) => {
                 let _ = writeln!(out, "{}", heading(doc));
+                for note in notes(index) {
+                    let _ = writeln!(out, "    {note}");
+                }
                 body(&mut out, doc);
             }
             Some(Stored::Unreadable(_)) => {

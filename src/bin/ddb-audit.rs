@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use std::sync::Arc;
 
 use ddb_audit::RenderOptions;
+use ddb_audit::auditor::caller::{self, TrailLocation};
 use ddb_audit::auditor::command::{self, CommandError, ItemRef, Location};
 use ddb_audit::pattern::Pattern;
 use ddb_audit::redaction::Redactor;
@@ -124,6 +125,8 @@ enum Command {
         /// Print the audit documents as JSON Lines instead.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        trail: TrailArgs,
     },
     /// The item as it was at a time, rebuilt from its trail (typed DynamoDB JSON).
     Replay {
@@ -135,12 +138,53 @@ enum Command {
         /// Print plain JSON (numbers exact, binary as base64, sets as arrays) instead of typed JSON.
         #[arg(long)]
         plain: bool,
+        #[command(flatten)]
+        trail: TrailArgs,
     },
     /// Checks every object under the prefix: schema, stored SHA-256, key, Object Lock, versions.
     Verify {
         #[command(flatten)]
         bucket: BucketArgs,
     },
+}
+
+/// Where the callers come from: the CloudTrail trail's bucket (issue 10).
+#[derive(Debug, Args)]
+struct TrailArgs {
+    /// The CloudTrail trail's bucket (the stack's TrailBucketName output): name each change's
+    /// caller from the trail's DynamoDB data events.
+    #[arg(long)]
+    trail_bucket: Option<String>,
+    /// The trail's S3 key prefix, if it has one (its files lie under PREFIX/AWSLogs/...).
+    #[arg(long, default_value = "", requires = "trail_bucket")]
+    trail_prefix: String,
+    /// Minutes after a call that its log file may arrive and still be read (CloudTrail
+    /// delivers in about 5).
+    #[arg(long, default_value_t = 15, requires = "trail_bucket")]
+    trail_delay: u32,
+}
+
+/// The trail bucket and where in it, when `--trail-bucket` was given.
+async fn trail(args: &TrailArgs) -> Result<Option<(S3Bucket, TrailLocation)>, CommandError> {
+    let Some(name) = &args.trail_bucket else {
+        return Ok(None);
+    };
+    let bucket = S3Bucket::from_env(name).await?;
+    Ok(Some((
+        bucket,
+        TrailLocation::new(&args.trail_prefix, args.trail_delay),
+    )))
+}
+
+/// A progress line for reading the trail, redrawn in place, only on a terminal.
+fn trail_progress() -> impl FnMut(usize, usize) {
+    let terminal = std::io::stderr().is_terminal();
+    move |done, total| {
+        if terminal {
+            let end = if done == total { "\r\x1b[K" } else { "" };
+            eprint!("\rddb-audit: reading CloudTrail files {done}/{total}{end}");
+        }
+    }
 }
 
 fn location(args: &BucketArgs) -> Location {
@@ -173,8 +217,27 @@ async fn cli_redactor(patterns: &str, arn: &str) -> Result<Redactor, CommandErro
 async fn run(cli: Cli) -> Result<i32, CommandError> {
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
     match &cli.command {
-        Command::History { item: args, json } => {
+        Command::History {
+            item: args,
+            json,
+            trail: trail_args,
+        } => {
             let bucket = S3Bucket::from_env(&args.bucket.bucket).await?;
+            if let Some((trail, trail_at)) = trail(trail_args).await? {
+                return caller::history(
+                    &bucket,
+                    &trail,
+                    &location(&args.bucket),
+                    &trail_at,
+                    &item(args).await?,
+                    *json,
+                    ddb_audit::clock::now(),
+                    trail_progress(),
+                    &mut out,
+                    &mut err,
+                )
+                .await;
+            }
             command::history(
                 &bucket,
                 &location(&args.bucket),
@@ -189,9 +252,26 @@ async fn run(cli: Cli) -> Result<i32, CommandError> {
             item: args,
             at,
             plain,
+            trail: trail_args,
         } => {
             let time = command::parse_at(at, ddb_audit::clock::now())?;
             let bucket = S3Bucket::from_env(&args.bucket.bucket).await?;
+            if let Some((trail, trail_at)) = trail(trail_args).await? {
+                return caller::replay(
+                    &bucket,
+                    &trail,
+                    &location(&args.bucket),
+                    &trail_at,
+                    &item(args).await?,
+                    time,
+                    *plain,
+                    ddb_audit::clock::now(),
+                    trail_progress(),
+                    &mut out,
+                    &mut err,
+                )
+                .await;
+            }
             command::replay(
                 &bucket,
                 &location(&args.bucket),

@@ -863,3 +863,47 @@ def test_only_the_redaction_secret_is_readable_and_only_when_redacting(resources
         if "secretsmanager:" in s
     ]
     assert len(granted) == 1, granted
+
+
+# Guards the who-changed-it join (issue 10): a Glue table over the trail's own log files,
+# partitions projected by day from CloudTrail's AWSLogs/<account>/CloudTrail/<region>/ layout.
+def test_cloudtrail_table_projects_the_trail_bucket_by_day(resources):
+    table = props(resources, "CloudTrailTable")
+    assert table["DatabaseName"] == ref("AuditDatabase")
+    table = table["TableInput"]
+    assert table["Name"] == "cloudtrail"
+    p = table["Parameters"]
+    assert p["projection.enabled"] == "true"
+    assert (p["projection.timestamp.type"], p["projection.timestamp.format"]) == ("date", "yyyy/MM/dd")
+    assert p["projection.timestamp.range"].endswith(",NOW")
+    assert p["storage.location.template"] == {
+        "Fn::Sub": "s3://${TrailBucket}/AWSLogs/${AWS::AccountId}/CloudTrail/${AWS::Region}/${!timestamp}"
+    }
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["timestamp"]
+    sd = table["StorageDescriptor"]
+    assert sd["InputFormat"] == "com.amazon.emr.cloudtrail.CloudTrailInputFormat"
+    assert sd["SerdeInfo"]["SerializationLibrary"] == "com.amazon.emr.hive.serde.CloudTrailSerde"
+    columns = {c["Name"] for c in sd["Columns"]}
+    assert {"useridentity", "eventtime", "eventsource", "eventname", "sourceipaddress", "useragent",
+            "errorcode", "requestparameters", "requestid", "eventid", "resources"} <= columns
+
+
+# Guards that the auditor role can read what `history --trail-bucket` and verify read (both
+# buckets, the key) and cannot write anything.
+def test_auditor_role_reads_both_buckets_and_writes_nothing(template, resources):
+    role = props(resources, "AuditorRole")
+    statements = [s for p in role["Policies"] for s in policy_statements(p["PolicyDocument"])]
+    actions = {a for s in statements for a in as_list(s["Action"])}
+    assert {"s3:ListBucket", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucketVersions",
+            "s3:GetObjectRetention", "kms:Decrypt"} <= actions
+    assert not [a for a in actions if re.search(r"Put|Delete|Create|Update|\*", a)], actions
+    trail_reads = [s for s in statements if s["Sid"] == "ReadTrailLogFiles"]
+    assert trail_reads[0]["Resource"] == {"Fn::Sub": "${TrailBucket.Arn}/AWSLogs/${AWS::AccountId}/*"}
+    assert template["Outputs"]["AuditorRoleArn"]["Value"] == getatt("AuditorRole", "Arn")
+    assert template["Outputs"]["CloudTrailTableName"]["Value"] == {"Fn::Sub": "${AuditDatabase}.cloudtrail"}
+
+
+# Guards that DynamoDB data events (writes only) stay on by default: without them there is no
+# caller to join.
+def test_table_data_events_are_on_by_default(template):
+    assert template["Parameters"]["RecordTableDataEvents"]["Default"] == "true"
