@@ -5,11 +5,15 @@
 //! as plain JSON; [`verify`] checks every object; [`command`] ties each command to the
 //! bucket. All but `command`, `trail::read` and `verify::run` are pure.
 
+pub mod changes;
 pub mod command;
 pub mod keyarg;
+pub mod pattern;
 pub mod plain;
 pub mod replay;
 pub mod report;
+pub mod scan;
 pub mod timeline;
 pub mod trail;
 pub mod verify;
+pub mod window;
