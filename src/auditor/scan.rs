@@ -9,14 +9,13 @@
 //! version history or content is suspect (an overwritten or deleted batch object may have
 //! held any item's records, so its entry names no document).
 
-use std::io::Write;
+use std::io::{Read as _, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::auditor::command::{CommandError, Location};
 use crate::auditor::trail::{self, Entry, KeyHistory, Problem};
-use crate::auditor::verify;
 use crate::auditor::window::{InvestigateError, Window};
 use crate::concurrent;
 use crate::document::Stored;
@@ -146,25 +145,14 @@ fn entries_of(history: &KeyHistory, body: Option<&[u8]>) -> Vec<Entry> {
     let mut problems = trail::history_problems(history);
     let mut out = Vec::new();
     if let Some(body) = body {
-        let fetched = crate::store::bucket::Fetched {
-            body: body.to_vec(),
-            checksum_sha256: None,
-            content_encoding: Some("gzip".to_owned()),
-            version_id: None,
-            retention: crate::store::bucket::Retention {
-                mode: None,
-                retain_until: None,
-            },
-            metadata: Default::default(),
-        };
-        match verify::documents(&history.key, &fetched) {
+        match gzip_lines(body) {
             Ok(lines) => {
                 let clean = KeyHistory {
                     key: history.key.clone(),
                     versions: 1,
                     deleted: false,
                 };
-                for line in lines {
+                for line in lines.lines().filter(|l| !l.trim().is_empty()) {
                     let entry = trail::entry(&clean, Some(line.as_bytes()));
                     if entry.stored.is_some() {
                         out.push(entry);
@@ -174,7 +162,7 @@ fn entries_of(history: &KeyHistory, body: Option<&[u8]>) -> Vec<Entry> {
                 }
             }
             Err(error) => problems.push(Problem::NotADocument {
-                reason: error.to_string(),
+                reason: format!("not gzip UTF-8 text: {error}"),
             }),
         }
     }
@@ -190,6 +178,13 @@ fn entries_of(history: &KeyHistory, body: Option<&[u8]>) -> Vec<Entry> {
         );
     }
     out
+}
+
+/// The text of a gzip JSON Lines object.
+fn gzip_lines(body: &[u8]) -> Result<String, std::io::Error> {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(body).read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// A progress line on a terminal: objects and bytes read, and the rate.
