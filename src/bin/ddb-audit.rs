@@ -56,10 +56,10 @@ struct ItemArgs {
 #[derive(Debug, Args)]
 struct BatchWindowArgs {
     /// Batch mode: read the dt=/hour= partitions from this time (RFC 3339 or "now");
-    /// default: the first partition.
+    /// default: the first partition. Record mode reads the item's whole prefix and ignores it.
     #[arg(long)]
     since: Option<String>,
-    /// Batch mode: ... up to this time; default: the last partition.
+    /// Batch mode: read the partitions up to this time; default: the last partition.
     #[arg(long)]
     until: Option<String>,
     /// Read the partitions even when they hold more than 10,000 objects.
