@@ -11,9 +11,11 @@ use std::sync::Arc;
 use crate::auditor::keyarg::{self, KeyArgError};
 use crate::auditor::plain;
 use crate::auditor::replay::{self, State};
+use crate::auditor::scan;
 use crate::auditor::timeline;
 use crate::auditor::trail::{self, Entry, Problem};
 use crate::auditor::verify;
+use crate::auditor::window::{InvestigateError, MAX_OBJECTS, Window};
 use crate::document::Stored;
 use crate::key;
 use crate::redaction::Redactor;
@@ -35,13 +37,15 @@ pub enum CommandError {
     Time { text: String, hint: &'static str },
     #[error("{0}")]
     Bucket(#[from] BucketError),
+    #[error("{0}")]
+    Investigate(#[from] InvestigateError),
     #[error(
-        "s3://{bucket}/{table_prefix} is written in batch mode (gzip JSON Lines under dt=/hour= partitions), which has no per-item objects: query it with Athena instead (see docs/cli.md, \"Batch mode\"), e.g. SELECT * FROM audit WHERE table = '{table}' AND key = '<typed key JSON>' ORDER BY source.sequence_number"
+        "no audit records for this key in the batch-mode partitions under s3://{bucket}/{table_prefix} ({window}) (check --table, --key and --since/--until; its types matter: the string \"7\" is not the number 7; at scale, query with Athena: docs/athena.md)"
     )]
     BatchMode {
         bucket: String,
         table_prefix: String,
-        table: String,
+        window: String,
     },
     #[error("no audit records for table {table:?} under s3://{bucket}/{prefix}{hint}")]
     NoTable {
@@ -64,11 +68,15 @@ pub enum CommandError {
     Output(#[from] std::io::Error),
 }
 
-/// Where to look: the bucket and the function's `AUDIT_PREFIX`.
+/// Where to look: the bucket and the function's `AUDIT_PREFIX`; in batch mode, also the
+/// time window whose partitions are read (`None`: every partition) and how many objects
+/// may be read without `--yes` (`None`: no limit).
 #[derive(Debug, Clone)]
 pub struct Location {
     pub bucket: String,
     pub prefix: String,
+    pub window: Option<Window>,
+    pub max_objects: Option<usize>,
 }
 
 impl Location {
@@ -81,7 +89,15 @@ impl Location {
         Self {
             bucket: bucket.to_owned(),
             prefix,
+            window: None,
+            max_objects: Some(MAX_OBJECTS),
         }
+    }
+
+    /// The same location, reading only the batch-mode partitions of `window`.
+    pub fn within(mut self, window: Option<Window>) -> Self {
+        self.window = window;
+        self
     }
 }
 
@@ -161,7 +177,9 @@ async fn explain_missing<B: Bucket>(
             return Ok(CommandError::BatchMode {
                 bucket: bucket.name().to_owned(),
                 table_prefix,
-                table: item.table.clone(),
+                window: at
+                    .window
+                    .map_or_else(|| "every partition".to_owned(), |w| w.describe()),
             });
         }
         if below.is_empty() {
@@ -254,6 +272,12 @@ pub(crate) async fn read_item<B: Bucket>(
     let entries = trail::read(bucket, &prefix).await?;
     // An item whose only records were unreadable has error documents and nothing else.
     let unreadable = unreadable_for(bucket, at, &item.table, &keys).await?;
+    // Batch mode has no item prefix: the item is found in the window's partitions.
+    if entries.is_none()
+        && let Some(batch) = scan::item_in_batches(bucket, at, &item.table, &keys).await?
+    {
+        return Ok((keys, scan::in_stream_order(batch, unreadable)));
+    }
     let Some(entries) = entries.or((!unreadable.is_empty()).then(Vec::new)) else {
         return Err(explain_missing(bucket, at, item, prefix).await);
     };

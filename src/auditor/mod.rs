@@ -7,12 +7,16 @@
 
 pub mod attribution;
 pub mod caller;
+pub mod changes;
 pub mod cloudtrail;
 pub mod command;
 pub mod keyarg;
+pub mod pattern;
 pub mod plain;
 pub mod replay;
 pub mod report;
+pub mod scan;
 pub mod timeline;
 pub mod trail;
 pub mod verify;
+pub mod window;

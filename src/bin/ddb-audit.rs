@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use ddb_audit::RenderOptions;
 use ddb_audit::auditor::caller::{self, TrailLocation};
+use ddb_audit::auditor::changes::ChangesArgs;
 use ddb_audit::auditor::command::{self, CommandError, ItemRef, Location};
 use ddb_audit::pattern::Pattern;
 use ddb_audit::redaction::Redactor;
@@ -75,6 +76,21 @@ struct RedactionArgs {
     redact_secret_arn: Option<String>,
 }
 
+/// The partitions `history` and `replay` read in batch mode (record mode reads the item's prefix).
+#[derive(Debug, Args)]
+struct BatchWindowArgs {
+    /// Batch mode: read the dt=/hour= partitions from this time (RFC 3339 or "now");
+    /// default: the first partition. Record mode reads the item's whole prefix and ignores it.
+    #[arg(long)]
+    since: Option<String>,
+    /// Batch mode: read the partitions up to this time; default: the last partition.
+    #[arg(long)]
+    until: Option<String>,
+    /// Read the partitions even when they hold more than 10,000 objects.
+    #[arg(long)]
+    yes: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Turn a Lambda DynamoDB Streams event into audit documents (JSON Lines on stdout).
@@ -122,6 +138,8 @@ enum Command {
     History {
         #[command(flatten)]
         item: ItemArgs,
+        #[command(flatten)]
+        window: BatchWindowArgs,
         /// Print the audit documents as JSON Lines instead.
         #[arg(long)]
         json: bool,
@@ -132,6 +150,8 @@ enum Command {
     Replay {
         #[command(flatten)]
         item: ItemArgs,
+        #[command(flatten)]
+        window: BatchWindowArgs,
         /// RFC 3339 time, e.g. 2026-11-27T14:00:00Z (or "now"). Records at exactly this time count.
         #[arg(long)]
         at: String,
@@ -140,6 +160,45 @@ enum Command {
         plain: bool,
         #[command(flatten)]
         trail: TrailArgs,
+    },
+    /// Every change to a table in a time window, across items, oldest first, one line each.
+    ///
+    /// Batch mode reads only the dt=/hour= partitions of the window. Record mode has no time
+    /// in its keys, so it lists every item prefix of the table (or the one of --key) and reads
+    /// every object: prefer batch mode for tables investigated by time, and Athena
+    /// (docs/athena.md) beyond 10,000 objects. A progress line goes to stderr on a terminal.
+    Changes {
+        #[command(flatten)]
+        bucket: BucketArgs,
+        /// The DynamoDB table name.
+        #[arg(long)]
+        table: String,
+        /// Start of the window, RFC 3339 (e.g. 2026-11-27T13:00:00Z) or "now"; included.
+        #[arg(long)]
+        since: String,
+        /// End of the window, included; default: now.
+        #[arg(long)]
+        until: Option<String>,
+        /// Keep documents with a change at or under this RFC 6901 path; `*` is any one
+        /// segment (e.g. /status, /lines/*/qty).
+        #[arg(long)]
+        path: Option<String>,
+        /// Keep documents with a change whose new value equals this typed value (numbers by
+        /// value, sets as sets), e.g. '{"S":"CANCELLED"}'; with --path, at that path.
+        #[arg(long)]
+        value: Option<String>,
+        /// Keep only INSERT, MODIFY or REMOVE.
+        #[arg(long)]
+        event: Option<String>,
+        /// Keep only this item, e.g. 'pk=ORDER#1,sk:N=7' (see history --help).
+        #[arg(long)]
+        key: Option<String>,
+        /// Print the matching audit documents as JSON Lines (the summary goes to stderr).
+        #[arg(long)]
+        json: bool,
+        /// Read the window even when it holds more than 10,000 objects.
+        #[arg(long)]
+        yes: bool,
     },
     /// Checks every object under the prefix: schema, stored SHA-256, key, Object Lock, versions.
     Verify {
@@ -191,6 +250,34 @@ fn location(args: &BucketArgs) -> Location {
     Location::new(&args.bucket, &args.prefix)
 }
 
+/// The location of an item command, with its batch-mode window.
+fn batch_location(args: &BucketArgs, window: &BatchWindowArgs) -> Result<Location, CommandError> {
+    use ddb_audit::auditor::window::{Window, parse_time};
+    let now = ddb_audit::clock::now();
+    let since = window
+        .since
+        .as_deref()
+        .map(|t| parse_time("--since", t, now))
+        .transpose()?;
+    let until = window
+        .until
+        .as_deref()
+        .map(|t| parse_time("--until", t, now))
+        .transpose()?;
+    let window_of = match (since, until) {
+        (None, None) => None,
+        (since, until) => Some(Window::new(
+            since.unwrap_or(ddb_audit::Timestamp { unix_millis: 0 }),
+            until.unwrap_or(now),
+        )?),
+    };
+    let mut at = location(args).within(window_of);
+    if window.yes {
+        at.max_objects = None;
+    }
+    Ok(at)
+}
+
 async fn item(args: &ItemArgs) -> Result<ItemRef, CommandError> {
     let redaction = match (&args.redaction.redact, &args.redaction.redact_secret_arn) {
         (Some(patterns), Some(arn)) => Some(Arc::new(cli_redactor(patterns, arn).await?)),
@@ -219,17 +306,20 @@ async fn run(cli: Cli) -> Result<i32, CommandError> {
     match &cli.command {
         Command::History {
             item: args,
+            window,
             json,
             trail: trail_args,
         } => {
+            let at = batch_location(&args.bucket, window)?;
             let bucket = S3Bucket::from_env(&args.bucket.bucket).await?;
+            let item = item(args).await?;
             if let Some((trail, trail_at)) = trail(trail_args).await? {
                 return caller::history(
                     &bucket,
                     &trail,
-                    &location(&args.bucket),
+                    &at,
                     &trail_at,
-                    &item(args).await?,
+                    &item,
                     *json,
                     ddb_audit::clock::now(),
                     trail_progress(),
@@ -238,31 +328,26 @@ async fn run(cli: Cli) -> Result<i32, CommandError> {
                 )
                 .await;
             }
-            command::history(
-                &bucket,
-                &location(&args.bucket),
-                &item(args).await?,
-                *json,
-                &mut out,
-                &mut err,
-            )
-            .await
+            command::history(&bucket, &at, &item, *json, &mut out, &mut err).await
         }
         Command::Replay {
             item: args,
+            window,
             at,
             plain,
             trail: trail_args,
         } => {
             let time = command::parse_at(at, ddb_audit::clock::now())?;
+            let location = batch_location(&args.bucket, window)?;
             let bucket = S3Bucket::from_env(&args.bucket.bucket).await?;
+            let item = item(args).await?;
             if let Some((trail, trail_at)) = trail(trail_args).await? {
                 return caller::replay(
                     &bucket,
                     &trail,
-                    &location(&args.bucket),
+                    &location,
                     &trail_at,
-                    &item(args).await?,
+                    &item,
                     time,
                     *plain,
                     ddb_audit::clock::now(),
@@ -272,12 +357,42 @@ async fn run(cli: Cli) -> Result<i32, CommandError> {
                 )
                 .await;
             }
-            command::replay(
+            command::replay(&bucket, &location, &item, time, *plain, &mut out, &mut err).await
+        }
+        Command::Changes {
+            bucket: args,
+            table,
+            since,
+            until,
+            path,
+            value,
+            event,
+            key,
+            json,
+            yes,
+        } => {
+            let changes = ChangesArgs {
+                table: table.clone(),
+                since: since.clone(),
+                until: until.clone(),
+                path: path.clone(),
+                value: value.clone(),
+                event: event.clone(),
+                key: key.clone(),
+                json: *json,
+                yes: *yes,
+            };
+            // Parsed before the client is built, so a bad flag costs no request.
+            let now = ddb_audit::clock::now();
+            ddb_audit::auditor::changes::Query::parse(&changes, now)?;
+            let bucket = S3Bucket::from_env(&args.bucket).await?;
+            let progress = io::stderr().is_terminal().then(io::stderr);
+            ddb_audit::auditor::changes::run(
                 &bucket,
-                &location(&args.bucket),
-                &item(args).await?,
-                time,
-                *plain,
+                &location(args),
+                &changes,
+                now,
+                progress,
                 &mut out,
                 &mut err,
             )

@@ -285,10 +285,10 @@ def test_sample_events_verify_and_unreadable_in_history(audit_bucket, lambda_wat
     assert replay.returncode == 2 and "UNCERTAIN" in replay.stderr, replay.stderr
 
 
-def test_batch_mode_bucket_is_verified_and_history_points_to_athena(audit_bucket, lambda_watch, moto_endpoint,
-                                                                     ddb_audit_bin):
-    """In batch mode verify checks the gzip JSON Lines objects; history and replay explain that
-    per-item reading is Athena's job there, in one line, instead of finding nothing."""
+def test_batch_mode_bucket_is_verified_and_read_by_history(audit_bucket, lambda_watch, moto_endpoint,
+                                                           ddb_audit_bin):
+    """In batch mode verify checks the gzip JSON Lines objects; history and replay find the item
+    in the partitions (tests/py/test_investigate.py compares them with record mode)."""
     lambda_watch.set_env(AUDIT_BUCKET=audit_bucket, AUDIT_MODE="batch")
     for name in ["insert.json", "modify.json", "mixed-batch.json"]:
         assert lambda_watch.invoke(f"events/{name}").get("batchItemFailures", []) == [], name
@@ -298,8 +298,7 @@ def test_batch_mode_bucket_is_verified_and_history_points_to_athena(audit_bucket
     assert ".jsonl.gz" not in out.stdout and " 0 documents" not in out.stdout
     for args in [["history"], ["replay", "--at", "now"]]:
         res = cli.run(*args, "--table", "Orders", "--key", "pk=ORDER#1001,sk=META")
-        assert res.returncode == 1, res
-        assert len(res.stderr.strip().splitlines()) == 1 and "Athena" in res.stderr, res.stderr
+        assert res.returncode != 1 and res.stdout.strip(), res
 
 
 def test_verify_passes_then_catches_tampering(scenario, s3):

@@ -694,6 +694,27 @@ def test_athena_columns_match_the_audit_document_schema(resources):
     assert columns["source"].find("sequence_number:string") > 0, "sequence numbers are never parsed as numbers"
 
 
+# Guards that Athena can read one item's record-mode documents with no crawler, and only its
+# prefix: the item partition is injected (a query must name it) and the location template is
+# the record layout (audit/table=<t>/item=<item key>/); the columns are the batch table's.
+def test_athena_records_table_projects_the_record_mode_layout(resources):
+    table = props(resources, "AuditRecordsTable")["TableInput"]
+    p = table["Parameters"]
+    assert p["projection.enabled"] == "true"
+    assert p["storage.location.template"] == {
+        "Fn::Sub": "s3://${AuditBucket}/audit/table=${!tbl}/item=${!item}/"
+    }
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["tbl", "item"]
+    assert p["projection.tbl.type"] == "enum"
+    assert p["projection.tbl.values"] == {"Fn::Select": [1, {"Fn::Split": ["/", TABLE_ARN]}]}
+    assert p["projection.item.type"] == "injected"
+    sd = table["StorageDescriptor"]
+    assert sd["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    assert "Compressed" not in sd, "record-mode objects are plain JSON"
+    batch = props(resources, "AuditDocumentsTable")["TableInput"]["StorageDescriptor"]["Columns"]
+    assert sd["Columns"] == batch
+
+
 # --- the demo table and outputs --------------------------------------------------------------------
 
 
