@@ -97,6 +97,7 @@ fn settings(prefix: &str, mode: Mode) -> Settings {
         mode,
         render: RenderOptions::default(),
         max_concurrency: 8,
+        write_margin: std::time::Duration::from_secs(10),
     }
 }
 

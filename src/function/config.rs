@@ -5,7 +5,7 @@
 //! module performs no IO beyond `std::env::var` in [`Config::from_env`].
 
 use crate::key::MAX_PREFIX_BYTES;
-use crate::store;
+use crate::store::{self, S3Timeouts};
 
 /// Default `AUDIT_PREFIX`.
 const DEFAULT_PREFIX: &str = "audit/";
@@ -38,6 +38,9 @@ pub struct Config {
     pub max_concurrency: usize,
     /// `AUDIT_S3_FORCE_PATH_STYLE`: path-style addressing, for local S3 servers.
     pub force_path_style: bool,
+    /// `AUDIT_S3_ATTEMPT_TIMEOUT_MS`, `AUDIT_S3_OPERATION_TIMEOUT_MS`: how long one S3 call
+    /// may take; the handler stops starting calls when less than one call's worth is left.
+    pub s3_timeouts: S3Timeouts,
 }
 
 /// A missing or invalid setting.
@@ -112,6 +115,8 @@ impl Config {
         };
         let force_path_style = store::force_path_style(&lookup)
             .map_err(|e| invalid(e.variable, e.value, e.expected))?;
+        let s3_timeouts = S3Timeouts::from_lookup(&lookup)
+            .map_err(|e| invalid(e.variable, e.value, e.expected))?;
         Ok(Self {
             bucket,
             prefix,
@@ -119,6 +124,7 @@ impl Config {
             include_images,
             max_concurrency,
             force_path_style,
+            s3_timeouts,
         })
     }
 }
@@ -207,6 +213,7 @@ mod tests {
                 include_images: true,
                 max_concurrency: 32,
                 force_path_style: false,
+                s3_timeouts: S3Timeouts::default(),
             }
         );
     }
@@ -243,6 +250,8 @@ mod tests {
             ("AUDIT_INCLUDE_IMAGES", "false"),
             ("AUDIT_MAX_CONCURRENCY", "1024"),
             ("AUDIT_S3_FORCE_PATH_STYLE", "true"),
+            ("AUDIT_S3_ATTEMPT_TIMEOUT_MS", "1500"),
+            ("AUDIT_S3_OPERATION_TIMEOUT_MS", "4000"),
         ])
         .unwrap();
         assert_eq!(
@@ -254,6 +263,10 @@ mod tests {
                 include_images: false,
                 max_concurrency: 1024,
                 force_path_style: true,
+                s3_timeouts: S3Timeouts {
+                    attempt: std::time::Duration::from_millis(1500),
+                    operation: std::time::Duration::from_millis(4000),
+                },
             }
         );
     }
@@ -345,5 +358,23 @@ mod tests {
         }
         let one = config(&[("AUDIT_BUCKET", "bkt"), ("AUDIT_MAX_CONCURRENCY", "1")]).unwrap();
         assert_eq!(one.max_concurrency, 1);
+    }
+
+    // A bad S3 timeout stops the cold start like any other setting, naming its variable.
+    #[test]
+    fn bad_s3_timeout_stops_the_cold_start() {
+        let err = config(&[
+            ("AUDIT_BUCKET", "bkt"),
+            ("AUDIT_S3_OPERATION_TIMEOUT_MS", "10 s"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable(), "AUDIT_S3_OPERATION_TIMEOUT_MS");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "AUDIT_S3_OPERATION_TIMEOUT_MS=\"10 s\" is invalid: expected {}",
+                store::OPERATION_TIMEOUT_RULE
+            )
+        );
     }
 }
