@@ -258,6 +258,15 @@ def test_a_trimmed_range_is_reported_and_recorded_as_a_gap(ddb_audit, world):
     documents = [v[0] for k, v in stored(world, PREFIX).items() if not k.startswith(PREFIX + "gaps/")]
     assert {d["event_id"] for d in documents} == set(transform(ddb_audit, world, 3, 5))
     assert queue_size(world) == 0
+    # verify lists the gap as known, not as a problem.
+    verify = subprocess.run(
+        [str(ddb_audit), "verify", "--bucket", world["bucket"], "--prefix", PREFIX],
+        env=tools_env(AWS_ENDPOINT_URL_S3=world["endpoint"], AUDIT_S3_FORCE_PATH_STYLE="true"),
+        capture_output=True, text=True, timeout=120,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert f"note  {key}: known gap (recorded by ddb-audit recover)" in verify.stdout, verify.stdout
+    assert "1 known gap" in verify.stdout and "OK:" in verify.stdout, verify.stdout
 
 
 # A message that is not a batch description is reported and left in the queue (exit status 1),
