@@ -104,7 +104,7 @@ impl S3Timeouts {
     }
 
     /// The SDK's form of these timeouts (the connect timeout keeps the SDK's default).
-    fn config(&self) -> TimeoutConfig {
+    pub fn sdk_config(&self) -> TimeoutConfig {
         TimeoutConfig::builder()
             .operation_attempt_timeout(self.attempt)
             .operation_timeout(self.operation)
@@ -150,7 +150,7 @@ pub async fn writer_client(force_path_style: bool, timeouts: S3Timeouts) -> aws_
     let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let config = aws_sdk_s3::config::Builder::from(&shared)
         .force_path_style(force_path_style)
-        .timeout_config(timeouts.config())
+        .timeout_config(timeouts.sdk_config())
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
@@ -240,7 +240,7 @@ mod tests {
     /// The SDK's timeout settings carry exactly the configured values.
     #[test]
     fn timeouts_reach_the_sdk_config() {
-        let config = S3Timeouts::default().config();
+        let config = S3Timeouts::default().sdk_config();
         assert_eq!(
             config.operation_attempt_timeout(),
             Some(Duration::from_secs(3))
