@@ -15,3 +15,45 @@ pub fn now() -> Timestamp {
         unix_millis: millis,
     }
 }
+
+/// The instant (on tokio's clock, which the handler's budget runs on) of a deadline given
+/// as milliseconds since the epoch, as the Lambda runtime gives it.
+pub fn deadline_instant(deadline_unix_millis: u64) -> tokio::time::Instant {
+    instant_of(deadline_unix_millis, now(), tokio::time::Instant::now())
+}
+
+/// `deadline` on the monotonic clock, given the wall clock and the monotonic clock read
+/// together: a deadline already passed is now.
+fn instant_of(
+    deadline_unix_millis: u64,
+    wall: Timestamp,
+    monotonic: tokio::time::Instant,
+) -> tokio::time::Instant {
+    let left = i64::try_from(deadline_unix_millis)
+        .unwrap_or(i64::MAX)
+        .saturating_sub(wall.unix_millis);
+    monotonic + std::time::Duration::from_millis(u64::try_from(left).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    // The time left is the deadline less the wall clock, counted from the monotonic now;
+    // a deadline in the past is now, never a panic.
+    #[tokio::test(start_paused = true)]
+    async fn deadline_becomes_time_left_on_the_monotonic_clock() {
+        let base = tokio::time::Instant::now();
+        let wall = Timestamp {
+            unix_millis: 1_795_746_760_000,
+        };
+        assert_eq!(
+            instant_of(1_795_746_763_500, wall, base),
+            base + Duration::from_millis(3_500)
+        );
+        assert_eq!(instant_of(1_795_746_700_000, wall, base), base);
+        assert_eq!(instant_of(0, wall, base), base);
+    }
+}

@@ -21,4 +21,5 @@ pub mod auditor;
 pub mod clock;
 pub mod concurrent;
 pub mod function;
+pub mod recovery;
 pub mod store;

@@ -22,9 +22,11 @@ use base64::Engine;
 use ddb_audit::Timestamp;
 use ddb_audit::document::RenderOptions;
 use ddb_audit::function::config::Mode;
-use ddb_audit::function::handler::{Invocation, Settings, handle};
+use ddb_audit::function::deadline::Budget;
+use ddb_audit::function::handler::{Invocation, Settings, handle, handle_within};
 use ddb_audit::key;
 use ddb_audit::key::JSON;
+use ddb_audit::store::S3Timeouts;
 use ddb_audit::store::sink::{
     MemorySink, Metadata, Object, PutOutcome, S3Sink, Sink, StoredObject,
 };
@@ -97,6 +99,7 @@ fn settings(prefix: &str, mode: Mode) -> Settings {
         mode,
         render: RenderOptions::default(),
         max_concurrency: 8,
+        write_margin: std::time::Duration::from_secs(10),
     }
 }
 
@@ -480,6 +483,65 @@ async fn outage_reports_failures_and_redelivery_loses_nothing() {
         for (key, object) in &expected {
             assert_stored(&direct, key, object).await;
         }
+    }
+}
+
+// A slow S3 never makes an invocation time out: with every answer held far past the S3
+// timeouts, the real SDK client gives up on its own and the handler answers before the
+// invocation's deadline, every record reported; once S3 answers again the re-delivery
+// stores each document once (a write that landed while its answer was held costs a 412).
+#[tokio::test]
+async fn a_slow_s3_never_makes_the_invocation_time_out() {
+    let moto = MotoServer::start();
+    let direct = client(&moto.endpoint());
+    locked_bucket(&direct).await;
+    let proxy = OutageProxy::start(moto.port());
+    let timeouts = S3Timeouts {
+        attempt: Duration::from_millis(300),
+        operation: Duration::from_millis(1_000),
+    };
+    let slow_client = Client::from_conf(
+        client(&proxy.endpoint())
+            .config()
+            .to_builder()
+            .timeout_config(timeouts.sdk_config())
+            .build(),
+    );
+    let sink = Arc::new(S3Sink::new(slow_client, BUCKET));
+    let (_, event) = sample_events()
+        .into_iter()
+        .find(|(n, _)| n == "mixed-batch")
+        .expect("events/mixed-batch.json");
+    let all = sequence_numbers(&event);
+    let deadline_after = Duration::from_secs(4);
+
+    for (mode, label) in [(Mode::Record, "record"), (Mode::Batch, "batch")] {
+        let prefix = format!("slow/{label}/");
+        let mut settings = settings(&prefix, mode);
+        settings.write_margin = timeouts.operation;
+        proxy.hold_answers(Duration::from_secs(60));
+        let start = tokio::time::Instant::now();
+        let budget = Budget::until(start + deadline_after, settings.write_margin);
+        let slow = handle_within(&sink, &settings, &event, NOW, &budget).await;
+        let took = start.elapsed();
+        assert!(
+            took < deadline_after,
+            "{label}: answered after {took:?}, past the deadline"
+        );
+        assert_eq!(failures(&slow), all, "{label}: every record is reported");
+
+        proxy.hold_answers(Duration::ZERO);
+        let again = handle(&sink, &settings, &event, NOW).await;
+        assert!(failures(&again).is_empty(), "{label}");
+        let stored = versions(&direct, &prefix).await;
+        assert!(stored.values().all(|&n| n == 1), "{label}: {stored:?}");
+        let memory = Arc::new(MemorySink::new());
+        handle(&memory, &settings, &event, NOW).await;
+        assert_eq!(
+            stored.keys().collect::<Vec<_>>(),
+            memory.objects().keys().collect::<Vec<_>>(),
+            "{label}"
+        );
     }
 }
 

@@ -68,6 +68,14 @@ impl Report {
             "{} kept as error documents",
             count(self.unreadable, "unreadable record")
         )];
+        let gaps = self
+            .findings
+            .iter()
+            .filter(|(_, f)| matches!(f, Finding::KnownGap { .. }))
+            .count();
+        if gaps > 0 {
+            notes.push(count(gaps, "known gap"));
+        }
         if self.deleted() > 0 {
             notes.push(format!(
                 "{} with no document left",

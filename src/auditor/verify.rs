@@ -20,6 +20,7 @@ use crate::concurrent;
 use crate::document::{ChangeDocument, ErrorDocument, SCHEMA, Stored};
 use crate::key;
 use crate::record::{EventName, StreamRecord};
+use crate::recovery::range::{GAPS_FOLDER, Range, gap_key};
 use crate::store::bucket::{Bucket, BucketError, Fetched, Retention};
 
 /// Said of an object whose content gives no key to compare with.
@@ -61,6 +62,10 @@ pub enum Finding {
     },
     Unreadable {
         message: String,
+    },
+    /// A gap record of `ddb-audit recover`: records the stream no longer held.
+    KnownGap {
+        summary: String,
     },
 }
 
@@ -108,14 +113,18 @@ impl std::fmt::Display for Finding {
                     "holds an error document (a stream record the function could not read): {message}"
                 )
             }
+            Finding::KnownGap { summary } => {
+                write!(f, "known gap (recorded by ddb-audit recover): {summary}")
+            }
         }
     }
 }
 
 impl Finding {
-    /// Unreadable records are kept on purpose; they are reported, but are not tampering.
+    /// Unreadable records are kept on purpose, and known gaps are recorded on purpose;
+    /// they are reported, but are not tampering.
     pub fn is_problem(&self) -> bool {
-        !matches!(self, Finding::Unreadable { .. })
+        !matches!(self, Finding::Unreadable { .. } | Finding::KnownGap { .. })
     }
 }
 
@@ -125,6 +134,7 @@ impl Finding {
 pub struct Validators {
     document: jsonschema::Validator,
     unreadable: jsonschema::Validator,
+    gap: jsonschema::Validator,
 }
 
 impl Validators {
@@ -137,9 +147,12 @@ impl Validators {
             map.insert("$ref".into(), Value::String(format!("#/$defs/{def}")));
             jsonschema::validator_for(&s).expect("embedded schema compiles")
         };
+        let gap: Value = serde_json::from_str(include_str!("../../schema/gap.schema.json"))
+            .expect("embedded gap schema is JSON");
         Self {
             document: only("document"),
             unreadable: only("unreadable"),
+            gap: jsonschema::validator_for(&gap).expect("embedded gap schema compiles"),
         }
     }
 
@@ -310,6 +323,10 @@ pub fn check_object(
             return (0, findings);
         }
     };
+    if let Some(rest) = key.strip_prefix(&format!("{prefix}{GAPS_FOLDER}")) {
+        findings.push(check_gap(validators, prefix, rest, &lines));
+        return (0, findings);
+    }
     // Documents that parse as JSON, and those of them that are valid and read typed.
     let (mut parsed, mut docs) = (0, Vec::new());
     for (i, line) in lines.iter().enumerate() {
@@ -398,6 +415,51 @@ pub fn check_object(
         }),
     }
     (docs.len(), findings)
+}
+
+/// A gap record under `<prefix>gaps/` (`rest` is its key past that): schema-valid, at the
+/// key recover gives its range, and then a known gap, not a problem.
+fn check_gap(validators: &Validators, prefix: &str, rest: &str, lines: &[String]) -> Finding {
+    let invalid = |reason: String| Finding::SchemaInvalid { line: 1, reason };
+    let [line] = lines else {
+        return invalid("a gap record is one JSON document".to_owned());
+    };
+    let value: Value = match serde_json::from_str(line) {
+        Ok(value) => value,
+        Err(error) => return invalid(format!("not JSON: {error}")),
+    };
+    if let Some(error) = validators.gap.iter_errors(&value).next() {
+        return invalid(format!("at {}: {error}", error.instance_path));
+    }
+    let text = |name: &str| value[name].as_str().unwrap_or_default().to_owned();
+    let range = Range {
+        stream_arn: text("stream_arn"),
+        shard_id: text("shard_id"),
+        start: text("start_sequence_number"),
+        end: text("end_sequence_number"),
+        batch_size: value["batch_size"].as_u64(),
+    };
+    let expected = gap_key(prefix, &range);
+    if expected != format!("{prefix}{GAPS_FOLDER}{rest}") {
+        return Finding::WrongKey { expected };
+    }
+    let reasons: Vec<&str> = value["missing"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["reason"].as_str())
+        .collect();
+    Finding::KnownGap {
+        summary: format!(
+            "table {} shard {} sequence numbers {}..{}: {} ({} records recovered)",
+            text("table"),
+            range.shard_id,
+            range.start,
+            range.end,
+            reasons.join(", "),
+            value["recovered_records"]
+        ),
+    }
 }
 
 /// Objects checked at once.
@@ -714,5 +776,58 @@ mod tests {
             }]
         );
         assert!(!findings[0].is_problem());
+    }
+
+    // A gap record of recover, valid and under the key of its range, is listed as a known
+    // gap, not a problem; one under another key is a wrong key, one off its schema invalid.
+    #[test]
+    fn a_gap_record_is_a_known_gap() {
+        let v = Validators::new();
+        let arn = "arn:aws:dynamodb:us-east-1:1:table/Orders/stream/2026-11-27T00:00:00.000";
+        let message = json!({"DDBStreamBatchInfo": {"shardId": "shardId-1",
+            "startSequenceNumber": "100", "endSequenceNumber": "300", "batchSize": 3,
+            "streamArn": arn}})
+        .to_string();
+        let range = Range::from_message(&message).unwrap();
+        let gap = crate::recovery::range::gap_record(
+            &range,
+            &crate::recovery::range::all_missing(crate::recovery::range::Reason::Trimmed),
+            0,
+            None,
+            crate::timestamp::Timestamp {
+                unix_millis: 1_795_746_700_000,
+            },
+        );
+        let key = gap_key("audit/", &range);
+        let body = gap.to_string().into_bytes();
+        let (docs, findings) =
+            check_object(&v, "audit/", &once(&key), &stored(body.clone()), &locked());
+        assert_eq!(docs, 0);
+        assert!(
+            matches!(&findings[..], [Finding::KnownGap { summary }] if summary.contains("100..300: trimmed")),
+            "{findings:?}"
+        );
+        assert!(!findings[0].is_problem());
+        let moved = key.replace("shardId-1", "shardId-2");
+        let (_, findings) = check_object(&v, "audit/", &once(&moved), &stored(body), &locked());
+        assert_eq!(
+            findings,
+            vec![Finding::WrongKey {
+                expected: key.clone()
+            }]
+        );
+        let mut bad = gap;
+        bad["missing"] = json!([]);
+        let (_, findings) = check_object(
+            &v,
+            "audit/",
+            &once(&key),
+            &stored(bad.to_string().into_bytes()),
+            &locked(),
+        );
+        assert!(
+            matches!(&findings[..], [Finding::SchemaInvalid { .. }]),
+            "{findings:?}"
+        );
     }
 }

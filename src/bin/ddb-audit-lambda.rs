@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::streams::DynamoDbEventResponse;
-use ddb_audit::clock::now;
+use ddb_audit::clock::{deadline_instant, now};
 use ddb_audit::function::config::Config;
 use ddb_audit::function::handler::{self, Settings};
 use ddb_audit::redaction::Redactor;
@@ -41,9 +41,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         mode = ?config.mode,
         include_images = config.include_images,
         max_concurrency = config.max_concurrency,
+        s3_attempt_timeout_ms = config.s3_timeouts.attempt.as_millis() as u64,
+        s3_operation_timeout_ms = config.s3_timeouts.operation.as_millis() as u64,
         "starting"
     );
-    let client = store::client(config.force_path_style).await;
+    let client = store::writer_client(config.force_path_style, config.s3_timeouts).await;
     let sink = Arc::new(S3Sink::new(client, config.bucket.clone()));
     let mut settings = Settings::from(&config);
     settings.render.redaction = match redaction(&config).await {
@@ -67,13 +69,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let settings = settings.clone();
         let function_name = function_name.clone();
         async move {
-            let response: DynamoDbEventResponse = handler::invoke(
+            // Boxed: the handler's future is deep, and the runtime's service nests it again.
+            let response: DynamoDbEventResponse = Box::pin(handler::invoke(
                 &sink,
                 &settings,
                 event.payload.get().as_bytes(),
-                now(),
+                (now(), deadline_instant(event.context.deadline)),
                 &function_name,
-            )
+            ))
             .await?;
             Ok::<_, lambda_runtime::Error>(response)
         }

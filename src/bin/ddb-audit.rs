@@ -13,6 +13,7 @@ use ddb_audit::RenderOptions;
 use ddb_audit::auditor::caller::{self, TrailLocation};
 use ddb_audit::auditor::changes::ChangesArgs;
 use ddb_audit::auditor::command::{self, CommandError, ItemRef, Location};
+use ddb_audit::function::config::Mode;
 use ddb_audit::pattern::Pattern;
 use ddb_audit::redaction::Redactor;
 use ddb_audit::store::bucket::S3Bucket;
@@ -204,6 +205,23 @@ enum Command {
     Verify {
         #[command(flatten)]
         bucket: BucketArgs,
+    },
+    /// Writes the batches Lambda gave up on (the failure queue's messages) from the stream,
+    /// exactly as the function would, and deletes each message once its range is stored.
+    /// A range the stream no longer holds is reported and recorded under <prefix>gaps/.
+    /// Exit status: 0 all recovered; 2 gaps found (recorded); 1 messages left in the queue.
+    Recover {
+        /// The failure queue's URL (the stack's FailureQueueUrl output).
+        #[arg(long)]
+        queue_url: String,
+        #[command(flatten)]
+        bucket: BucketArgs,
+        /// The function's AUDIT_MODE.
+        #[arg(long, default_value = "record", value_parser = ["record", "batch"])]
+        mode: String,
+        /// Leave `old_image` and `new_image` out (the function's AUDIT_INCLUDE_IMAGES=false).
+        #[arg(long)]
+        no_images: bool,
     },
 }
 
@@ -438,7 +456,39 @@ async fn run(cli: Cli) -> Result<i32, CommandError> {
             Ok(0)
         }
         Command::Transform { .. } => unreachable!("transform runs without a runtime"),
+        Command::Recover { .. } => unreachable!("recover has its own errors"),
     }
+}
+
+/// `recover`, on the runtime: its report on stdout, progress on stderr when a terminal.
+async fn run_recover(
+    queue_url: &str,
+    args: &BucketArgs,
+    mode: &str,
+    no_images: bool,
+) -> Result<i32, ddb_audit::recovery::run::RecoverError> {
+    let mode = if mode == "batch" {
+        Mode::Batch
+    } else {
+        Mode::Record
+    };
+    let mut stderr = io::stderr();
+    let mut progress: Option<&mut dyn Write> = if stderr.is_terminal() {
+        Some(&mut stderr)
+    } else {
+        None
+    };
+    let summary = ddb_audit::recovery::run::command(
+        queue_url,
+        &args.bucket,
+        &args.prefix,
+        mode,
+        !no_images,
+        &mut io::stdout().lock(),
+        &mut progress,
+    )
+    .await?;
+    Ok(summary.exit_status())
 }
 
 /// Exit status of a usage error (sysexits' EX_USAGE): distinct from 2, which a scheduled
@@ -488,6 +538,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Recover {
+        queue_url,
+        bucket,
+        mode,
+        no_images,
+    } = &cli.command
+    {
+        return match runtime.block_on(run_recover(queue_url, bucket, mode, *no_images)) {
+            Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            Err(e) => {
+                eprintln!(
+                    "ddb-audit: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                );
+                ExitCode::FAILURE
+            }
+        };
+    }
     match runtime.block_on(run(cli)) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

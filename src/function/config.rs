@@ -6,7 +6,7 @@
 
 use crate::key::MAX_PREFIX_BYTES;
 use crate::pattern::{Pattern, PatternError};
-use crate::store;
+use crate::store::{self, S3Timeouts};
 
 /// Default `AUDIT_PREFIX`.
 const DEFAULT_PREFIX: &str = "audit/";
@@ -44,6 +44,9 @@ pub struct Config {
     /// `AUDIT_REDACT_SECRET_ARN`: the Secrets Manager secret keying the redaction tokens;
     /// set exactly when `redact` is not empty.
     pub redact_secret_arn: Option<String>,
+    /// `AUDIT_S3_ATTEMPT_TIMEOUT_MS`, `AUDIT_S3_OPERATION_TIMEOUT_MS`: how long one S3 call
+    /// may take; the handler stops starting calls when less than one call's worth is left.
+    pub s3_timeouts: S3Timeouts,
 }
 
 /// A missing or invalid setting.
@@ -134,6 +137,8 @@ impl Config {
         let force_path_style = store::force_path_style(&lookup)
             .map_err(|e| invalid(e.variable, e.value, e.expected))?;
         let (redact, redact_secret_arn) = redaction(&lookup)?;
+        let s3_timeouts = S3Timeouts::from_lookup(&lookup)
+            .map_err(|e| invalid(e.variable, e.value, e.expected))?;
         Ok(Self {
             bucket,
             prefix,
@@ -143,6 +148,7 @@ impl Config {
             force_path_style,
             redact,
             redact_secret_arn,
+            s3_timeouts,
         })
     }
 }
@@ -264,6 +270,7 @@ mod tests {
                 force_path_style: false,
                 redact: Vec::new(),
                 redact_secret_arn: None,
+                s3_timeouts: S3Timeouts::default(),
             }
         );
     }
@@ -302,6 +309,8 @@ mod tests {
             ("AUDIT_S3_FORCE_PATH_STYLE", "true"),
             ("AUDIT_REDACT", "/email, /contacts/*/phone"),
             ("AUDIT_REDACT_SECRET_ARN", SECRET_ARN),
+            ("AUDIT_S3_ATTEMPT_TIMEOUT_MS", "1500"),
+            ("AUDIT_S3_OPERATION_TIMEOUT_MS", "4000"),
         ])
         .unwrap();
         assert_eq!(
@@ -315,6 +324,10 @@ mod tests {
                 force_path_style: true,
                 redact: Pattern::parse_list("/email,/contacts/*/phone").unwrap(),
                 redact_secret_arn: Some(SECRET_ARN.to_owned()),
+                s3_timeouts: S3Timeouts {
+                    attempt: std::time::Duration::from_millis(1500),
+                    operation: std::time::Duration::from_millis(4000),
+                },
             }
         );
     }
@@ -438,5 +451,23 @@ mod tests {
         }
         let one = config(&[("AUDIT_BUCKET", "bkt"), ("AUDIT_MAX_CONCURRENCY", "1")]).unwrap();
         assert_eq!(one.max_concurrency, 1);
+    }
+
+    // A bad S3 timeout stops the cold start like any other setting, naming its variable.
+    #[test]
+    fn bad_s3_timeout_stops_the_cold_start() {
+        let err = config(&[
+            ("AUDIT_BUCKET", "bkt"),
+            ("AUDIT_S3_OPERATION_TIMEOUT_MS", "10 s"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable(), "AUDIT_S3_OPERATION_TIMEOUT_MS");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "AUDIT_S3_OPERATION_TIMEOUT_MS=\"10 s\" is invalid: expected {}",
+                store::OPERATION_TIMEOUT_RULE
+            )
+        );
     }
 }

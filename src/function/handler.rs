@@ -11,6 +11,7 @@
 //! everything after it comes again.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -18,12 +19,14 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use crate::document::{RenderOptions, Rendered};
 use crate::event::{EventError, read_event};
 use crate::function::config::{Config, Mode};
+use crate::function::deadline::Budget;
 use crate::function::metrics::Metrics;
 use crate::function::plan::{Plan, plan};
 pub use crate::function::write::{Unrecognised, WriteError};
 use crate::function::write::{Unstored, write};
 use crate::store::sink::Sink;
 use crate::timestamp::Timestamp;
+use tokio::time::Instant;
 
 /// What the handler needs from the configuration.
 #[derive(Debug, Clone)]
@@ -33,6 +36,9 @@ pub struct Settings {
     pub render: RenderOptions,
     /// Writes in flight at once (at least 1).
     pub max_concurrency: usize,
+    /// The time one write needs (the S3 operation timeout): no write starts with less left
+    /// before the invocation's deadline.
+    pub write_margin: Duration,
 }
 
 impl From<&Config> for Settings {
@@ -46,6 +52,7 @@ impl From<&Config> for Settings {
                 redaction: None,
             },
             max_concurrency: config.max_concurrency,
+            write_margin: config.s3_timeouts.operation,
         }
     }
 }
@@ -76,12 +83,25 @@ pub struct Invocation {
     pub outcome: Result<DynamoDbEventResponse, HandlerError>,
 }
 
-/// Handles one invocation: writes every record's document and reports the ones not stored.
+/// Handles one invocation with no deadline (as `recover` does): writes every record's
+/// document and reports the ones not stored.
 pub async fn handle<S: Sink>(
     sink: &Arc<S>,
     settings: &Settings,
     event: &[u8],
     now: Timestamp,
+) -> Invocation {
+    handle_within(sink, settings, event, now, &Budget::unlimited()).await
+}
+
+/// Handles one invocation within `budget`: writes every record's document it has time
+/// for, and reports the ones not stored, those it had no time for included.
+pub async fn handle_within<S: Sink>(
+    sink: &Arc<S>,
+    settings: &Settings,
+    event: &[u8],
+    now: Timestamp,
+    budget: &Budget,
 ) -> Invocation {
     let rendered = match render(event, &settings.render) {
         Ok(rendered) => rendered,
@@ -96,7 +116,14 @@ pub async fn handle<S: Sink>(
         objects,
         mut metrics,
     } = plan(rendered, &settings.prefix, settings.mode, now);
-    let unstored = write(sink, objects, settings.max_concurrency, &mut metrics).await;
+    let unstored = write(
+        sink,
+        objects,
+        settings.max_concurrency,
+        budget,
+        &mut metrics,
+    )
+    .await;
     let outcome = answer(unstored, &mut metrics);
     Invocation { metrics, outcome }
 }
@@ -117,6 +144,13 @@ fn answer(
     metrics: &mut Metrics,
 ) -> Result<DynamoDbEventResponse, HandlerError> {
     metrics.failed_records = unstored.records.len() as u64;
+    metrics.deferred_records = unstored.deferred as u64;
+    if unstored.deferred > 0 {
+        tracing::warn!(
+            records = unstored.deferred,
+            "the invocation's deadline is near: records left for the re-delivery"
+        );
+    }
     if let Some((event_id, source)) = unstored.unidentifiable {
         return Err(HandlerError::Unidentifiable { event_id, source });
     }
@@ -135,16 +169,29 @@ fn answer(
     Ok(response)
 }
 
-/// [`handle`], then the metrics line printed to stdout (where CloudWatch reads EMF) and
-/// the outcome logged.
+/// [`handle_within`] the invocation's `deadline`, then the metrics line printed to stdout
+/// (where CloudWatch reads EMF) and the outcome logged.
 pub async fn invoke<S: Sink>(
     sink: &Arc<S>,
     settings: &Settings,
     event: &[u8],
-    now: Timestamp,
+    (now, deadline): (Timestamp, Instant),
     function_name: &str,
 ) -> Result<DynamoDbEventResponse, HandlerError> {
-    let Invocation { metrics, outcome } = handle(sink, settings, event, now).await;
+    let budget = Budget::until(deadline, settings.write_margin);
+    if budget.too_short_for_any_call(Instant::now()) {
+        // A function timeout below the S3 operation timeout never writes anything: say so
+        // on every invocation rather than let the shard stall quietly.
+        tracing::error!(
+            time_left_ms = deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis() as u64,
+            write_margin_ms = settings.write_margin.as_millis() as u64,
+            "too little time for even one write: raise the function's timeout above \
+             AUDIT_S3_OPERATION_TIMEOUT_MS plus a second, or lower that setting"
+        );
+    }
+    let Invocation { metrics, outcome } = handle_within(sink, settings, event, now, &budget).await;
     println!("{}", metrics.to_emf(function_name, now));
     match &outcome {
         Ok(response) => tracing::info!(
@@ -198,6 +245,7 @@ mod tests {
                 duplicates_avoided: 0,
                 bytes_written: bytes as u64,
                 failed_records: 0,
+                deferred_records: 0,
                 oldest_record_age_ms: Some(60_000),
             }
         );
@@ -291,5 +339,120 @@ mod tests {
             doc.get("new_image").is_none() && doc.get("old_image").is_none(),
             "{doc}"
         );
+    }
+
+    // --- the deadline ------------------------------------------------------------------
+
+    use std::time::Duration;
+
+    use tokio::time::Instant;
+
+    use crate::function::deadline::ANSWER_RESERVE;
+
+    /// A budget ending `seconds` from now, with the test settings' 10 s margin.
+    fn budget_of(seconds: u64) -> (Budget, Instant) {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        (
+            Budget::until(deadline, settings(Mode::Record).write_margin),
+            deadline,
+        )
+    }
+
+    // A write that never answers does not hold the invocation: it answers at the cutoff,
+    // before the deadline, reporting exactly that record; the others are stored.
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_s3_is_abandoned_before_the_deadline() {
+        let sink = Arc::new(MemorySink::new());
+        sink.answer_after_when(None, |key| key.ends_with("-ev103.json"));
+        let (budget, deadline) = budget_of(30);
+        let input = event(&batch(5));
+        let invocation = handle_within(&sink, &settings(Mode::Record), &input, NOW, &budget).await;
+        assert_eq!(Instant::now(), deadline - ANSWER_RESERVE);
+        assert_eq!(failures(&invocation.outcome.unwrap()), ["103"]);
+        assert_eq!(sink.objects().len(), 4);
+        assert_eq!(
+            (
+                invocation.metrics.failed_records,
+                invocation.metrics.deferred_records
+            ),
+            (1, 1)
+        );
+    }
+
+    // With a slow S3, writes start while one write's margin is left and no later; the
+    // records never started are reported, and the answer comes well before the deadline.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_s3_stops_new_writes_a_margin_before_the_deadline() {
+        let sink = Arc::new(MemorySink::new());
+        sink.answer_after_when(Some(Duration::from_secs(4)), |_| true);
+        let mut one_at_a_time = settings(Mode::Record);
+        one_at_a_time.max_concurrency = 1;
+        let (budget, deadline) = budget_of(30);
+        let start = Instant::now();
+        let input = event(&batch(10));
+        let invocation = handle_within(&sink, &one_at_a_time, &input, NOW, &budget).await;
+        // Writes start at 0, 4, 8, 12 and 16 s; at 20 s only 9.5 s is left before the cutoff.
+        assert_eq!(Instant::now() - start, Duration::from_secs(20));
+        assert!(Instant::now() < deadline);
+        assert_eq!(
+            failures(&invocation.outcome.unwrap()),
+            ["106", "107", "108", "109", "110"]
+        );
+        assert_eq!(sink.attempts().len(), 5);
+        assert_eq!(invocation.metrics.deferred_records, 5);
+        assert_eq!(invocation.metrics.objects_written, 5);
+    }
+
+    // Batch mode keeps its run rule at the deadline: the object held in flight is
+    // abandoned, and every record from its first on is reported; nothing later is written.
+    #[tokio::test(start_paused = true)]
+    async fn batch_mode_at_the_deadline_reports_from_the_first_unwritten_object() {
+        let sink = Arc::new(MemorySink::new());
+        // Three hours, so three objects: 101-102, 103-104, 105.
+        let records = vec![
+            insert(101, "a", CREATED),
+            insert(102, "b", CREATED),
+            insert(103, "c", CREATED + 3600),
+            insert(104, "d", CREATED + 3600),
+            insert(105, "e", CREATED + 7200),
+        ];
+        sink.answer_after_when(None, |key| key.contains("hour=03/"));
+        let (budget, deadline) = budget_of(15);
+        let invocation = handle_within(
+            &sink,
+            &settings(Mode::Batch),
+            &event(&records),
+            NOW,
+            &budget,
+        )
+        .await;
+        assert_eq!(Instant::now(), deadline - ANSWER_RESERVE);
+        assert_eq!(
+            failures(&invocation.outcome.unwrap()),
+            ["103", "104", "105"]
+        );
+        let keys: Vec<String> = sink.objects().into_keys().collect();
+        assert_eq!(keys, [batch_key("02", "101")]);
+        assert_eq!(invocation.metrics.deferred_records, 3);
+    }
+
+    // An invocation with less time than one write needs writes nothing and reports every
+    // record, at once: Lambda re-delivers them instead of timing out.
+    #[tokio::test(start_paused = true)]
+    async fn too_little_time_writes_nothing_and_reports_everything() {
+        for mode in [Mode::Record, Mode::Batch] {
+            let sink = Arc::new(MemorySink::new());
+            let (budget, _) = budget_of(5);
+            let start = Instant::now();
+            let invocation =
+                handle_within(&sink, &settings(mode), &event(&batch(3)), NOW, &budget).await;
+            assert_eq!(Instant::now(), start);
+            assert_eq!(
+                failures(&invocation.outcome.unwrap()),
+                ["101", "102", "103"],
+                "{mode:?}"
+            );
+            assert!(sink.attempts().is_empty());
+        }
     }
 }

@@ -28,13 +28,16 @@ pub struct Metrics {
     pub bytes_written: u64,
     /// Records whose document is not in S3 (reported back for re-delivery).
     pub failed_records: u64,
+    /// Of the failed records, those whose writes were never started or were abandoned
+    /// because the invocation's deadline was near.
+    pub deferred_records: u64,
     /// Now minus the oldest approximate creation time of the batch, in milliseconds.
     pub oldest_record_age_ms: Option<i64>,
 }
 
 impl Metrics {
     /// The counters as `(name, value)`, in the order they are published.
-    fn counters(&self) -> [(&'static str, u64); 7] {
+    fn counters(&self) -> [(&'static str, u64); 8] {
         [
             ("Records", self.records),
             ("Changes", self.changes),
@@ -43,6 +46,7 @@ impl Metrics {
             ("DuplicatesAvoided", self.duplicates_avoided),
             ("BytesWritten", self.bytes_written),
             ("FailedRecords", self.failed_records),
+            ("DeferredRecords", self.deferred_records),
         ]
     }
 
@@ -95,6 +99,7 @@ mod tests {
             duplicates_avoided: 1,
             bytes_written: 4096,
             failed_records: 1,
+            deferred_records: 1,
             oldest_record_age_ms: Some(1500),
         };
         let line = metrics.to_emf(
@@ -131,6 +136,7 @@ mod tests {
                 ("DuplicatesAvoided", json!(1)),
                 ("BytesWritten", json!(4096)),
                 ("FailedRecords", json!(1)),
+                ("DeferredRecords", json!(1)),
                 ("OldestRecordAgeMs", json!(1500)),
             ]
             .map(|(n, v)| (n.to_owned(), v))
@@ -148,7 +154,7 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .len(),
-            7
+            8
         );
     }
 }

@@ -5,6 +5,7 @@
 //! answers Lambda; [`metrics`] is the EMF line it prints.
 
 pub mod config;
+pub mod deadline;
 pub mod handler;
 pub mod metrics;
 mod plan;

@@ -27,6 +27,7 @@ pub(super) fn settings(mode: Mode) -> Settings {
         mode,
         render: RenderOptions::default(),
         max_concurrency: 4,
+        write_margin: std::time::Duration::from_secs(10),
     }
 }
 

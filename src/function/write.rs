@@ -15,11 +15,13 @@
 //! record's key. So a retried batch writes each document once.
 
 use std::cmp::Ordering;
+use std::future::Future;
 use std::sync::Arc;
 
 use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::concurrent::{self, Panicked};
+use crate::function::deadline::{Budget, OutOfTime};
 use crate::function::metrics::Metrics;
 use crate::function::plan::{Member, Objects, Planned, Run, Single};
 use crate::key;
@@ -43,6 +45,14 @@ pub enum WriteError {
         #[source]
         source: Panicked,
     },
+    /// The invocation's deadline was near: the call was never started, or was abandoned
+    /// in flight (then it may have landed; a re-delivery finds out).
+    #[error("{key} was left for the re-delivery")]
+    OutOfTime {
+        key: String,
+        #[source]
+        source: OutOfTime,
+    },
 }
 
 impl WriteError {
@@ -50,7 +60,7 @@ impl WriteError {
     fn is_retryable(&self) -> bool {
         match self {
             Self::Sink(error) => error.is_retryable(),
-            Self::Unrecognised { .. } | Self::Panicked { .. } => true,
+            Self::Unrecognised { .. } | Self::Panicked { .. } | Self::OutOfTime { .. } => true,
         }
     }
 }
@@ -91,18 +101,29 @@ pub(super) struct Unstored {
     pub(super) records: Vec<Member>,
     /// The first failed write of a record without a sequence number (nothing to report).
     pub(super) unidentifiable: Option<(Option<String>, WriteError)>,
+    /// How many of `records` were left undone for lack of time, not for a failure.
+    pub(super) deferred: usize,
 }
 
 impl Unstored {
     /// Notes a failed write of `members` (the records from the failed object's first on).
     fn fail(&mut self, key: &str, members: Vec<Member>, error: WriteError) {
-        tracing::error!(
-            key = %key,
-            records = members.len(),
-            retryable = error.is_retryable(),
-            error = %DisplayErrorContext(&error),
-            "write failed; its records will be re-delivered"
-        );
+        match &error {
+            // Expected near the deadline, and summed up once by the handler.
+            WriteError::OutOfTime { source, .. } => {
+                self.deferred += members.len();
+                if matches!(source, OutOfTime::Abandoned { .. }) {
+                    tracing::warn!(key = %key, records = members.len(), "write abandoned at the deadline's cutoff");
+                }
+            }
+            _ => tracing::error!(
+                key = %key,
+                records = members.len(),
+                retryable = error.is_retryable(),
+                error = %DisplayErrorContext(&error),
+                "write failed; its records will be re-delivered"
+            ),
+        }
         if let Some(member) = members.iter().find(|m| m.sequence_number.is_none()) {
             self.unidentifiable
                 .get_or_insert((member.event_id.clone(), error));
@@ -111,19 +132,35 @@ impl Unstored {
     }
 }
 
-/// Writes a plan's objects the way its mode needs, counting what was written in
-/// `metrics`; returns what is not stored.
+/// Writes a plan's objects the way its mode needs, within `budget`, counting what was
+/// written in `metrics`; returns what is not stored.
 pub(super) async fn write<S: Sink>(
     sink: &Arc<S>,
     objects: Objects,
     max_concurrency: usize,
+    budget: &Budget,
     metrics: &mut Metrics,
 ) -> Unstored {
     match objects {
         Objects::Record(objects) => {
-            write_concurrently(sink, objects, max_concurrency, metrics).await
+            write_concurrently(sink, objects, max_concurrency, budget, metrics).await
         }
-        Objects::Batch(objects) => write_in_order(sink, objects, metrics).await,
+        Objects::Batch(objects) => write_in_order(sink, objects, budget, metrics).await,
+    }
+}
+
+/// A sink call within the budget: its own error, or the budget's.
+async fn within<T>(
+    budget: &Budget,
+    key: &str,
+    call: impl Future<Output = Result<T, SinkError>>,
+) -> Result<T, WriteError> {
+    match budget.run(call).await {
+        Ok(result) => result.map_err(WriteError::from),
+        Err(source) => Err(WriteError::OutOfTime {
+            key: key.to_owned(),
+            source,
+        }),
     }
 }
 
@@ -134,6 +171,7 @@ async fn write_concurrently<S: Sink>(
     sink: &Arc<S>,
     singles: Vec<Single>,
     max_concurrency: usize,
+    budget: &Budget,
     metrics: &mut Metrics,
 ) -> Unstored {
     let (objects, members): (Vec<Object>, Vec<Member>) = singles
@@ -148,8 +186,12 @@ async fn write_concurrently<S: Sink>(
         objects,
         max_concurrency,
         |object| {
-            let sink = Arc::clone(sink);
-            async move { sink.put(object).await }
+            let (sink, budget) = (Arc::clone(sink), *budget);
+            // The budget is consulted when the task starts, once a slot is free.
+            async move {
+                let key = object.key.clone();
+                within(&budget, &key, sink.put(object)).await
+            }
         },
         |_| {},
     )
@@ -158,7 +200,7 @@ async fn write_concurrently<S: Sink>(
     for (((key, size), result), member) in described.into_iter().zip(results).zip(members) {
         match result {
             Ok(Ok(outcome)) => count(metrics, outcome, size),
-            Ok(Err(error)) => unstored.fail(&key, vec![member], error.into()),
+            Ok(Err(error)) => unstored.fail(&key, vec![member], error),
             // A panicking sink: the write did not demonstrably happen, so it counts as failed.
             Err(source) => {
                 let error = WriteError::Panicked {
@@ -181,6 +223,7 @@ async fn write_concurrently<S: Sink>(
 async fn write_in_order<S: Sink>(
     sink: &Arc<S>,
     planned: Vec<Planned>,
+    budget: &Budget,
     metrics: &mut Metrics,
 ) -> Unstored {
     let mut unstored = Unstored::default();
@@ -192,7 +235,7 @@ async fn write_in_order<S: Sink>(
         let failure = match next {
             Planned::Single(Single { object, member }) => {
                 let (key, size) = (object.key.clone(), object.body.len());
-                match sink.put(object).await {
+                match within(budget, &key, sink.put(object)).await {
                     Ok(outcome) => {
                         count(metrics, outcome, size);
                         if member.sequence_number.is_some() {
@@ -200,10 +243,10 @@ async fn write_in_order<S: Sink>(
                         }
                         None
                     }
-                    Err(error) => Some((key, vec![member], error.into())),
+                    Err(error) => Some((key, vec![member], error)),
                 }
             }
-            Planned::Run(mut run) => match write_run(sink, &run, metrics).await {
+            Planned::Run(mut run) => match write_run(sink, &run, budget, metrics).await {
                 Ok(()) => {
                     anchor = run.members;
                     None
@@ -212,6 +255,8 @@ async fn write_in_order<S: Sink>(
             },
         };
         if let Some((key, members, error)) = failure {
+            let before = unstored.records.len();
+            let out_of_time = matches!(error, WriteError::OutOfTime { .. });
             let unidentifiable = members.first().is_some_and(|m| m.sequence_number.is_none());
             if unidentifiable && !anchor.is_empty() {
                 // The failed record has no sequence number to report. Failing the whole
@@ -238,6 +283,9 @@ async fn write_in_order<S: Sink>(
                     Planned::Run(run) => unstored.records.extend(run.members),
                 }
             }
+            if out_of_time {
+                unstored.deferred = unstored.records.len() - before;
+            }
         }
     }
     unstored
@@ -250,13 +298,14 @@ async fn write_in_order<S: Sink>(
 async fn write_run<S: Sink>(
     sink: &Arc<S>,
     run: &Run,
+    budget: &Budget,
     metrics: &mut Metrics,
 ) -> Result<(), (usize, String, WriteError)> {
     let mut start = 0;
     while start < run.members.len() {
         let object = run.object(start);
         let (key, size) = (object.key.clone(), object.body.len());
-        match sink.put(object).await {
+        match within(budget, &key, sink.put(object)).await {
             Ok(PutOutcome::Written) => {
                 count(metrics, PutOutcome::Written, size);
                 return Ok(());
@@ -266,13 +315,13 @@ async fn write_run<S: Sink>(
             // later than this run.
             Ok(PutOutcome::AlreadyExists) => {
                 count(metrics, PutOutcome::AlreadyExists, size);
-                let metadata = match sink.head(&key).await {
+                let metadata = match within(budget, &key, sink.head(&key)).await {
                     Ok(Some(metadata)) => metadata,
                     Ok(None) => {
                         let reason = Unrecognised::Gone;
                         return Err((start, key.clone(), WriteError::Unrecognised { key, reason }));
                     }
-                    Err(error) => return Err((start, key, error.into())),
+                    Err(error) => return Err((start, key, error)),
                 };
                 match stored_records(&metadata, &run.members[start..]) {
                     Ok(held) => start += held,
@@ -281,7 +330,7 @@ async fn write_run<S: Sink>(
                     }
                 }
             }
-            Err(error) => return Err((start, key, error.into())),
+            Err(error) => return Err((start, key, error)),
         }
     }
     Ok(())

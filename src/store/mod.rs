@@ -5,6 +5,10 @@
 //! checksums and locks (the auditor's side). Both build their S3 client here, from the same
 //! settings, so the function and the CLI can never disagree on how to reach a bucket.
 
+use std::time::Duration;
+
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+
 pub mod bucket;
 pub mod secret;
 pub mod sink;
@@ -38,12 +42,116 @@ pub fn force_path_style(lookup: impl Fn(&str) -> Option<String>) -> Result<bool,
     }
 }
 
+/// The environment variable bounding one attempt of an S3 call.
+pub const ATTEMPT_TIMEOUT_VAR: &str = "AUDIT_S3_ATTEMPT_TIMEOUT_MS";
+/// The environment variable bounding one S3 call with all its retries.
+pub const OPERATION_TIMEOUT_VAR: &str = "AUDIT_S3_OPERATION_TIMEOUT_MS";
+/// The values [`ATTEMPT_TIMEOUT_VAR`] accepts.
+pub const ATTEMPT_TIMEOUT_RULE: &str = "milliseconds from 100 to 60000 (default 3000)";
+/// The values [`OPERATION_TIMEOUT_VAR`] accepts.
+pub const OPERATION_TIMEOUT_RULE: &str =
+    "milliseconds from 100 to 300000, at least AUDIT_S3_ATTEMPT_TIMEOUT_MS (default 10000)";
+
+/// How long the S3 client waits, set explicitly rather than left to the SDK, which by default
+/// bounds only the connection: without them an S3 answer held for a minute holds the
+/// invocation for a minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct S3Timeouts {
+    /// One attempt (request sent to answer read); a slow attempt is retried by the SDK.
+    pub attempt: Duration,
+    /// One call, all its attempts and the pauses between them.
+    pub operation: Duration,
+}
+
+impl Default for S3Timeouts {
+    /// S3's own advice for small objects is to retry a request that has not answered in about
+    /// 2 s; 3 s per attempt leaves room for a batch object of a few MB, and 10 s lets the
+    /// standard retry mode make its three attempts.
+    fn default() -> Self {
+        Self {
+            attempt: Duration::from_millis(3_000),
+            operation: Duration::from_millis(10_000),
+        }
+    }
+}
+
+impl S3Timeouts {
+    /// Reads [`ATTEMPT_TIMEOUT_VAR`] and [`OPERATION_TIMEOUT_VAR`] through `lookup` (unset or
+    /// empty: the default). The operation must allow at least one whole attempt.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InvalidSetting> {
+        let defaults = Self::default();
+        let attempt = millis(
+            &lookup,
+            ATTEMPT_TIMEOUT_VAR,
+            100..=60_000,
+            defaults.attempt,
+            ATTEMPT_TIMEOUT_RULE,
+        )?;
+        let operation = millis(
+            &lookup,
+            OPERATION_TIMEOUT_VAR,
+            100..=300_000,
+            defaults.operation,
+            OPERATION_TIMEOUT_RULE,
+        )?;
+        if operation < attempt {
+            return Err(InvalidSetting {
+                variable: OPERATION_TIMEOUT_VAR,
+                value: operation.as_millis().to_string(),
+                expected: OPERATION_TIMEOUT_RULE,
+            });
+        }
+        Ok(Self { attempt, operation })
+    }
+
+    /// The SDK's form of these timeouts (the connect timeout keeps the SDK's default).
+    pub fn sdk_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
+}
+
+/// A duration in milliseconds within `range`; unset or empty is `default`.
+fn millis(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+    default: Duration,
+    expected: &'static str,
+) -> Result<Duration, InvalidSetting> {
+    match lookup(variable).filter(|value| !value.is_empty()) {
+        None => Ok(default),
+        Some(text) => match text.parse::<u64>() {
+            Ok(ms) if range.contains(&ms) => Ok(Duration::from_millis(ms)),
+            _ => Err(InvalidSetting {
+                variable,
+                value: text,
+                expected,
+            }),
+        },
+    }
+}
+
 /// The S3 client, from the SDK's environment (region, credentials chain,
-/// `AWS_ENDPOINT_URL_S3`), with path-style addressing when asked for.
+/// `AWS_ENDPOINT_URL_S3`), with path-style addressing when asked for. The SDK's default
+/// timeouts apply (the auditor's reads may stream large objects).
 pub async fn client(force_path_style: bool) -> aws_sdk_s3::Client {
     let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let config = aws_sdk_s3::config::Builder::from(&shared)
         .force_path_style(force_path_style)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// [`client`] with explicit attempt and operation timeouts: the writer's client (the
+/// function's, and `recover`'s, which writes as the function does).
+pub async fn writer_client(force_path_style: bool, timeouts: S3Timeouts) -> aws_sdk_s3::Client {
+    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(force_path_style)
+        .timeout_config(timeouts.sdk_config())
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
@@ -69,5 +177,75 @@ mod tests {
             assert_eq!(error.variable, FORCE_PATH_STYLE_VAR);
             assert!(error.to_string().contains("true or false"), "{error}");
         }
+    }
+
+    fn timeouts(vars: &[(&str, &str)]) -> Result<S3Timeouts, InvalidSetting> {
+        S3Timeouts::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    /// Unset or empty timeouts take the defaults, which fit one write well inside the
+    /// template's 60 s function timeout.
+    #[test]
+    fn timeouts_default_when_unset_or_empty() {
+        let expected = S3Timeouts {
+            attempt: Duration::from_secs(3),
+            operation: Duration::from_secs(10),
+        };
+        assert_eq!(timeouts(&[]), Ok(expected));
+        assert_eq!(
+            timeouts(&[(ATTEMPT_TIMEOUT_VAR, ""), (OPERATION_TIMEOUT_VAR, "")]),
+            Ok(expected)
+        );
+        assert_eq!(
+            timeouts(&[
+                (ATTEMPT_TIMEOUT_VAR, "1000"),
+                (OPERATION_TIMEOUT_VAR, "2500")
+            ]),
+            Ok(S3Timeouts {
+                attempt: Duration::from_millis(1000),
+                operation: Duration::from_millis(2500),
+            })
+        );
+    }
+
+    /// A timeout out of range, not a whole number of milliseconds, or an operation shorter
+    /// than one attempt names the variable and the accepted values.
+    #[test]
+    fn bad_timeouts_name_the_variable_and_the_range() {
+        for (vars, variable) in [
+            (&[(ATTEMPT_TIMEOUT_VAR, "99")][..], ATTEMPT_TIMEOUT_VAR),
+            (&[(ATTEMPT_TIMEOUT_VAR, "3s")][..], ATTEMPT_TIMEOUT_VAR),
+            (
+                &[(OPERATION_TIMEOUT_VAR, "300001")][..],
+                OPERATION_TIMEOUT_VAR,
+            ),
+            (&[(OPERATION_TIMEOUT_VAR, "-1")][..], OPERATION_TIMEOUT_VAR),
+            (
+                &[
+                    (ATTEMPT_TIMEOUT_VAR, "5000"),
+                    (OPERATION_TIMEOUT_VAR, "4000"),
+                ][..],
+                OPERATION_TIMEOUT_VAR,
+            ),
+        ] {
+            let error = timeouts(vars).unwrap_err();
+            assert_eq!(error.variable, variable);
+            assert!(error.to_string().contains("milliseconds from"), "{error}");
+        }
+    }
+
+    /// The SDK's timeout settings carry exactly the configured values.
+    #[test]
+    fn timeouts_reach_the_sdk_config() {
+        let config = S3Timeouts::default().sdk_config();
+        assert_eq!(
+            config.operation_attempt_timeout(),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(config.operation_timeout(), Some(Duration::from_secs(10)));
     }
 }

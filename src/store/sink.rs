@@ -286,6 +286,8 @@ impl Failing {
 pub struct MemorySink {
     objects: Mutex<BTreeMap<String, StoredObject>>,
     failures: Mutex<Vec<(Failing, FailurePredicate)>>,
+    /// Puts that answer late (`None`: never), by key.
+    delays: Mutex<Vec<(Option<std::time::Duration>, FailurePredicate)>>,
     attempts: Mutex<Vec<String>>,
 }
 
@@ -330,6 +332,26 @@ impl MemorySink {
         lock(&self.failures).push((Failing::Head, Arc::new(predicate)));
     }
 
+    /// Makes every later put whose key satisfies `predicate` answer only after `delay` (on
+    /// tokio's clock), or never when `delay` is `None`: a slow or silent S3. A put that
+    /// answers stores its object when it answers.
+    #[cfg(test)]
+    pub(crate) fn answer_after_when(
+        &self,
+        delay: Option<std::time::Duration>,
+        predicate: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) {
+        lock(&self.delays).push((delay, Arc::new(predicate)));
+    }
+
+    /// How long a put of `key` takes to answer: `Some(None)` never.
+    fn delay(&self, key: &str) -> Option<Option<std::time::Duration>> {
+        lock(&self.delays)
+            .iter()
+            .find(|(_, applies)| applies(key))
+            .map(|(delay, _)| *delay)
+    }
+
     /// The error of an injected failure, if `kind` is injected for `key`.
     fn injected(&self, kind: Failing, key: &str) -> Option<SinkError> {
         let failing = lock(&self.failures)
@@ -366,6 +388,11 @@ impl MemorySink {
 impl Sink for MemorySink {
     async fn put(&self, object: Object) -> Result<PutOutcome, SinkError> {
         lock(&self.attempts).push(object.key.clone());
+        match self.delay(&object.key) {
+            None => {}
+            Some(Some(delay)) => tokio::time::sleep(delay).await,
+            Some(None) => std::future::pending::<()>().await,
+        }
         if let Some(error) = self.injected(Failing::Put, &object.key) {
             return Err(error);
         }

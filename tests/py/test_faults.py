@@ -173,6 +173,10 @@ def mapping_settings(mode: str) -> tuple[MappingSettings, dict[str, str]]:
         "AUDIT_PREFIX": variables["AUDIT_PREFIX"],
         "AUDIT_INCLUDE_IMAGES": str(value(variables["AUDIT_INCLUDE_IMAGES"])),
         "AUDIT_MAX_CONCURRENCY": str(value(variables["AUDIT_MAX_CONCURRENCY"])),
+        # Scaled down with the function's timeout (TIMEOUT s instead of the template's 60 s),
+        # so that one write still fits in an invocation and the deadline is what is tested.
+        "AUDIT_S3_ATTEMPT_TIMEOUT_MS": "1000",
+        "AUDIT_S3_OPERATION_TIMEOUT_MS": "2500",
     }
     return settings, env
 

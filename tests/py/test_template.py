@@ -422,8 +422,14 @@ def test_function_environment_matches_parameters_iam_and_athena(resources):
                 "",
             ]
         },
+        "AUDIT_S3_ATTEMPT_TIMEOUT_MS": "3000",
+        "AUDIT_S3_OPERATION_TIMEOUT_MS": "10000",
         "RUST_LOG": ref("LogLevel"),
     }
+    # One write (the operation timeout) plus the 0.5 s answer reserve must fit in the
+    # function's timeout with room to spare, or the function never starts a write.
+    timeout_ms = props(resources, "AuditFunction")["Timeout"] * 1000
+    assert int(env["AUDIT_S3_OPERATION_TIMEOUT_MS"]) + 500 <= timeout_ms / 2
     prefix = env["AUDIT_PREFIX"]
     (put,) = [s for s in _role_statements(resources) if "s3:PutObject" in as_list(s["Action"])]
     assert put["Resource"] == {"Fn::Sub": "${AuditBucket.Arn}/" + prefix + "*"}

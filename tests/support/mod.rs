@@ -12,7 +12,7 @@ use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -148,6 +148,8 @@ pub(crate) struct OutageProxy {
     port: u16,
     up: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    /// Milliseconds every chunk of an answer is held before it is passed on (0: none).
+    latency_ms: Arc<AtomicU64>,
     connections: Arc<Mutex<Vec<TcpStream>>>,
     accept_thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -162,15 +164,17 @@ impl OutageProxy {
             .expect("non-blocking listener");
         let up = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
+        let latency_ms = Arc::new(AtomicU64::new(0));
         let connections = Arc::new(Mutex::new(Vec::new()));
         let accept_thread = {
             let (up, stop, connections) = (up.clone(), stop.clone(), connections.clone());
+            let latency_ms = latency_ms.clone();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     match listener.accept() {
                         Ok((client, _)) => {
                             if up.load(Ordering::SeqCst) {
-                                forward(client, target_port, &connections);
+                                forward(client, target_port, &connections, &latency_ms);
                             } else {
                                 let _ = client.shutdown(Shutdown::Both);
                             }
@@ -184,6 +188,7 @@ impl OutageProxy {
             port,
             up,
             stop,
+            latency_ms,
             connections,
             accept_thread: Some(accept_thread),
         }
@@ -202,6 +207,14 @@ impl OutageProxy {
     /// The outage ends.
     pub(crate) fn bring_back(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+
+    /// A slow server: every answer is held `latency` before it is passed on (the request
+    /// still reaches the server, so a write may land while its answer is late). Zero ends it,
+    /// also for answers being held.
+    pub(crate) fn hold_answers(&self, latency: Duration) {
+        let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.latency_ms.store(ms, Ordering::SeqCst);
     }
 
     fn cut_all(&self) {
@@ -223,7 +236,12 @@ impl Drop for OutageProxy {
 
 /// Pipes bytes both ways between `client` and the target, remembering both sockets so an
 /// outage can cut them.
-fn forward(client: TcpStream, target_port: u16, connections: &Mutex<Vec<TcpStream>>) {
+fn forward(
+    client: TcpStream,
+    target_port: u16,
+    connections: &Mutex<Vec<TcpStream>>,
+    latency_ms: &Arc<AtomicU64>,
+) {
     let Ok(server) = TcpStream::connect(("127.0.0.1", target_port)) else {
         let _ = client.shutdown(Shutdown::Both);
         return;
@@ -238,12 +256,36 @@ fn forward(client: TcpStream, target_port: u16, connections: &Mutex<Vec<TcpStrea
         open.extend(client.try_clone());
         open.extend(server.try_clone());
     }
-    for pair in pairs {
+    for (answers, pair) in [false, true].into_iter().zip(pairs) {
         if let (Ok(mut from), Ok(mut to)) = pair {
+            let latency_ms = latency_ms.clone();
             std::thread::spawn(move || {
-                let _ = std::io::copy(&mut from, &mut to);
+                if answers {
+                    copy_held(&mut from, &mut to, &latency_ms);
+                } else {
+                    let _ = std::io::copy(&mut from, &mut to);
+                }
                 let _ = to.shutdown(Shutdown::Write);
             });
+        }
+    }
+}
+
+/// Copies `from` to `to`, holding each chunk for the current latency (re-read while held,
+/// so lowering it releases the chunk).
+fn copy_held(from: &mut TcpStream, to: &mut TcpStream, latency_ms: &AtomicU64) {
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buffer) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let read_at = Instant::now();
+        while read_at.elapsed() < Duration::from_millis(latency_ms.load(Ordering::SeqCst)) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if to.write_all(&buffer[..n]).is_err() {
+            return;
         }
     }
 }
