@@ -12,15 +12,16 @@ export DDB_AUDIT_TOOLS := $(TOOLS)
 ALIVE := scripts/alive
 
 # The steps of `make test`, in order.
-TEST_STEPS := setup lint rust-test py-test template-check
+TEST_STEPS := setup lint fuzz-check rust-test py-test template-check
 
-.PHONY: help setup demo lint fmt clippy unit rust-test py-test template-check release-check test
+.PHONY: help setup demo lint fuzz-check fmt clippy unit rust-test py-test template-check release-check test
 
 help:
 	@echo "make setup           install the pinned tools into .tools/ (idempotent)"
 	@echo "make demo            scripts/demo: installs only what it uses (moto, cargo-lambda), then runs"
 	@echo "make test            every check: $(TEST_STEPS)"
 	@echo "make lint            cargo fmt --check and clippy -D warnings"
+	@echo "make fuzz-check      the fuzz targets still build (cargo check in fuzz/)"
 	@echo "make rust-test       cargo test (alias: unit)"
 	@echo "make py-test         pytest tests/py"
 	@echo "make template-check  scripts/check-template (template lint, dev-profile sam build, tests)"
@@ -40,6 +41,11 @@ lint:
 	echo "cargo clippy --all-targets -- -D warnings"; \
 	  $(ALIVE) --tty-direct "cargo clippy" cargo clippy --all-targets -- -D warnings || rc=1; \
 	exit $$rc
+
+# The fuzz targets build against ddb-audit-core; checking them here keeps them from rotting
+# (running them needs cargo-fuzz: docs/fuzzing.md).
+fuzz-check:
+	cd fuzz && $(CURDIR)/$(ALIVE) "cargo check (fuzz)" cargo check --quiet
 
 fmt:
 	cargo fmt --all -- --check

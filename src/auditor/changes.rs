@@ -15,13 +15,14 @@ use serde::Deserialize as _;
 
 use crate::auditor::command::{CommandError, EXIT_FINDINGS, Location};
 use crate::auditor::keyarg;
-use crate::auditor::pattern::PathPattern;
 use crate::auditor::scan::{self, Progress};
 use crate::auditor::timeline::{change_line, key_line};
 use crate::auditor::trail::{Entry, Problem};
 use crate::auditor::window::{InvestigateError, Window};
+use crate::diff::pointer_segments;
 use crate::document::{ChangeDocument, Stored};
 use crate::key;
+use crate::pattern::Pattern;
 use crate::record::EventName;
 use crate::store::bucket::Bucket;
 use crate::timestamp::Timestamp;
@@ -46,7 +47,7 @@ pub struct ChangesArgs {
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     /// Keep documents with a change at or under a path this matches.
-    pub path: Option<PathPattern>,
+    pub path: Option<Pattern>,
     /// Keep documents with a change whose new value equals this (rule 1); with `path`,
     /// the same change must satisfy both.
     pub value: Option<AttributeValue<'static>>,
@@ -69,7 +70,9 @@ impl Filter {
         // An incomplete document has no diff to match against.
         doc.changes.as_ref().is_some_and(|changes| {
             changes.iter().any(|change| {
-                self.path.as_ref().is_none_or(|p| p.covers(&change.path))
+                self.path
+                    .as_ref()
+                    .is_none_or(|p| p.covers_pointer(&pointer_segments(&change.path)))
                     && self
                         .value
                         .as_ref()
@@ -94,7 +97,7 @@ impl Query {
         let path = args
             .path
             .as_deref()
-            .map(PathPattern::parse)
+            .map(Pattern::parse)
             .transpose()
             .map_err(InvestigateError::from)?;
         let value = args.value.as_deref().map(parse_value).transpose()?;
@@ -336,7 +339,7 @@ mod tests {
 
     fn filter(path: Option<&str>, value: Option<&str>) -> Filter {
         Filter {
-            path: path.map(|p| PathPattern::parse(p).unwrap()),
+            path: path.map(|p| Pattern::parse(p).unwrap()),
             value: value.map(|v| parse_value(v).unwrap()),
             ..Filter::default()
         }

@@ -11,7 +11,6 @@ pub mod changes;
 pub mod cloudtrail;
 pub mod command;
 pub mod keyarg;
-pub mod pattern;
 pub mod plain;
 pub mod replay;
 pub mod report;

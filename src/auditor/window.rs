@@ -26,7 +26,7 @@ pub enum InvestigateError {
     #[error(
         "--path: {0} (expected an RFC 6901 pointer with * for any one segment, e.g. /status or /lines/*/qty)"
     )]
-    Path(#[from] crate::auditor::pattern::PatternError),
+    Path(#[from] crate::pattern::PatternError),
     #[error(
         "--value: {text:?} is not a typed DynamoDB value ({reason}); expected e.g. '{{\"S\":\"CANCELLED\"}}' or '{{\"N\":\"12.5\"}}'"
     )]
