@@ -154,3 +154,12 @@ def test_an_emails_token_finds_exactly_that_customers_documents(stored, secret_a
     assert "2 records" in history.stdout and "/tier: \"silver\" → \"gold\"" in history.stdout, history.stdout
     assert "/card/number: ‹redacted·" in history.stdout, history.stdout
     assert alice not in history.stdout
+    # `changes --value` takes the token as a typed value: the change that set Alice's email
+    # (her INSERT) is the one found.
+    typed_token = out.stdout.splitlines()[0]
+    changes = _cli(moto_endpoint, rust_binaries, "changes", "--bucket", stored["bucket"], "--prefix", PREFIX,
+                   "--table", TABLE, "--since", "2000-01-01T00:00:00Z", "--path", "/email",
+                   "--value", typed_token)
+    assert changes.returncode == 0, changes.stderr
+    assert "; 1 matched in 1 items;" in changes.stdout, changes.stdout
+    assert "INSERT" in changes.stdout and alice not in changes.stdout, changes.stdout

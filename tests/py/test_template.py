@@ -870,8 +870,8 @@ def test_the_stack_creates_the_secret_only_when_redacting_without_one(template, 
 
 
 def test_only_the_redaction_secret_is_readable_and_only_when_redacting(resources):
-    """The function may read exactly the one secret keying its tokens, and only in a
-    redacting deployment; its environment names the paths and that secret."""
+    """The function (and the auditor role) may read exactly the one secret keying the tokens,
+    and only in a redacting deployment; its environment names the paths and that secret."""
     one_secret = {"Fn::If": ["CreateRedactSecret", ref("RedactSecret"), ref("RedactSecretArn")]}
     policy = resources["AuditFunctionRedactSecretPolicy"]
     read = {"Fn::If": ["CreateRedactSecret", ref("RedactSecret"), {"Fn::Join": ["", [ref("RedactSecretArn")]]}]}
@@ -882,6 +882,12 @@ def test_only_the_redaction_secret_is_readable_and_only_when_redacting(resources
     env = props(resources, "AuditFunction")["Environment"]["Variables"]
     assert env["AUDIT_REDACT"] == ref("RedactPaths")
     assert env["AUDIT_REDACT_SECRET_ARN"] == {"Fn::If": ["Redacting", one_secret, ""]}
+    # The auditor role reads the same secret, under the same condition; no one else does.
+    auditor = resources["AuditorRedactSecretPolicy"]
+    assert auditor["Condition"] == "Redacting"
+    assert auditor["Properties"]["RoleName"] == ref("AuditorRole")
+    (auditor_statement,) = auditor["Properties"]["PolicyDocument"]["Statement"]
+    assert auditor_statement == statement
     granted = [
         s
         for r in resources.values()
@@ -889,7 +895,7 @@ def test_only_the_redaction_secret_is_readable_and_only_when_redacting(resources
         for s in json.dumps(r).split('"Sid"')
         if "secretsmanager:" in s
     ]
-    assert len(granted) == 1, granted
+    assert len(granted) == 2, granted
 
 
 # Guards the who-changed-it join (issue 10): a Glue table over the trail's own log files,
