@@ -18,9 +18,24 @@ pub fn now() -> Timestamp {
 
 /// The instant (on tokio's clock, which the handler's budget runs on) of a deadline given
 /// as milliseconds since the epoch, as the Lambda runtime gives it.
+///
+/// Lambda never delivers an invocation whose deadline has passed, but local emulators
+/// (`cargo lambda watch`) may send one in the past; such a deadline says nothing, and taking
+/// it at its word would write nothing, so the longest Lambda timeout (15 minutes) stands in.
 pub fn deadline_instant(deadline_unix_millis: u64) -> tokio::time::Instant {
-    instant_of(deadline_unix_millis, now(), tokio::time::Instant::now())
+    let (wall, monotonic) = (now(), tokio::time::Instant::now());
+    if i64::try_from(deadline_unix_millis).unwrap_or(i64::MAX) <= wall.unix_millis {
+        tracing::warn!(
+            deadline_unix_millis,
+            "the runtime's deadline has already passed (an emulator?); assuming Lambda's longest, 15 minutes"
+        );
+        return monotonic + LONGEST_INVOCATION;
+    }
+    instant_of(deadline_unix_millis, wall, monotonic)
 }
+
+/// Lambda's longest function timeout.
+const LONGEST_INVOCATION: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// `deadline` on the monotonic clock, given the wall clock and the monotonic clock read
 /// together: a deadline already passed is now.

@@ -394,7 +394,7 @@ mod tests {
                 path: Some("status".into()),
                 ..base.clone()
             })
-            .starts_with("--path: \"status\" does not start with '/'")
+            .starts_with("--path: \"status\" is not a path pattern: it must start with '/'")
         );
         assert!(
             message(ChangesArgs {
