@@ -38,8 +38,8 @@ demo:
 lint:
 	@rc=0; \
 	echo "cargo fmt --all -- --check"; cargo fmt --all -- --check || rc=1; \
-	echo "cargo clippy --all-targets -- -D warnings"; \
-	  $(ALIVE) --tty-direct "cargo clippy" cargo clippy --all-targets -- -D warnings || rc=1; \
+	echo "cargo clippy --workspace --all-targets -- -D warnings"; \
+	  $(ALIVE) --tty-direct "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings || rc=1; \
 	exit $$rc
 
 # The fuzz targets build against ddb-audit-core; checking them here keeps them from rotting
@@ -51,13 +51,13 @@ fmt:
 	cargo fmt --all -- --check
 
 clippy:
-	$(ALIVE) --tty-direct "cargo clippy" cargo clippy --all-targets -- -D warnings
+	$(ALIVE) --tty-direct "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 
 # Compiling shows cargo's progress (a bar on a terminal); the run prints a line after each 10 s
 # of silence (the property tests run for a minute or two).
 unit rust-test:
-	$(ALIVE) --tty-direct "cargo test (build)" cargo test --no-run
-	$(ALIVE) "cargo test" cargo test
+	$(ALIVE) --tty-direct "cargo test (build)" cargo test --workspace --no-run
+	$(ALIVE) "cargo test" cargo test --workspace --no-fail-fast
 
 # The binaries the Python tests run are built first, in view (the fixtures' own builds are then
 # no-ops and would otherwise compile inside pytest, silently).

@@ -422,7 +422,7 @@ fn batch_window_after_creation_is_noted() {
     assert_eq!(out, "null\n");
     assert_eq!(
         err,
-        "ddb-audit: the trail cannot tell what the item looked like at 2026-11-27T11:15:00.000Z\nddb-audit: UNCERTAIN: the trail has 1 gap(s) before 2026-11-27T11:15:00.000Z:\n  the trail begins at 2026-11-27T11:30:00.000Z with a MODIFY: the item existed before its first audited change\n"
+        "ddb-audit: Orders pk=\"o#2\" as of 2026-11-27T11:15:00.000Z: 0 of 1 record applied\nddb-audit: the trail cannot tell what the item looked like at 2026-11-27T11:15:00.000Z\nddb-audit: UNCERTAIN: the trail has 1 gap(s) before 2026-11-27T11:15:00.000Z:\n  the trail begins at 2026-11-27T11:30:00.000Z with a MODIFY: the item existed before its first audited change\n"
     );
     // An item with nothing in the window: one line naming the window.
     let window = Window::new(at("2026-11-27T13:00:00Z"), at("2026-11-27T14:00:00Z")).unwrap();
