@@ -294,17 +294,7 @@ pub async fn run<B: Bucket, W: Write>(
 async fn no_table<B: Bucket>(bucket: &B, at: &Location, table: &str) -> CommandError {
     let found = async {
         bucket.check().await?;
-        let tables: Vec<String> = bucket
-            .list_prefixes(&at.prefix, "/")
-            .await?
-            .into_iter()
-            .filter_map(|p| {
-                p[at.prefix.len()..]
-                    .strip_prefix("table=")
-                    .map(|t| t.trim_end_matches('/').to_owned())
-            })
-            .collect();
-        Ok::<_, crate::store::bucket::BucketError>(tables)
+        crate::auditor::command::table_names(bucket, &at.prefix).await
     };
     match found.await {
         Ok(tables) => CommandError::NoTable {

@@ -159,6 +159,23 @@ fn key_names_hint(item_prefixes: &[String], key_text: &str) -> String {
     }
 }
 
+/// The tables the function wrote under `prefix` (its `table=` folders).
+pub(crate) async fn table_names<B: Bucket>(
+    bucket: &B,
+    prefix: &str,
+) -> Result<Vec<String>, BucketError> {
+    Ok(bucket
+        .list_prefixes(prefix, "/")
+        .await?
+        .into_iter()
+        .filter_map(|p| {
+            p[prefix.len()..]
+                .strip_prefix("table=")
+                .map(|t| t.trim_end_matches('/').to_owned())
+        })
+        .collect())
+}
+
 /// Explains why an item's prefix is empty: no bucket, batch mode, unknown table or key.
 async fn explain_missing<B: Bucket>(
     bucket: &B,
@@ -183,16 +200,7 @@ async fn explain_missing<B: Bucket>(
             });
         }
         if below.is_empty() {
-            let tables: Vec<String> = bucket
-                .list_prefixes(&at.prefix, "/")
-                .await?
-                .into_iter()
-                .filter_map(|p| {
-                    p[at.prefix.len()..]
-                        .strip_prefix("table=")
-                        .map(|t| t.trim_end_matches('/').to_owned())
-                })
-                .collect();
+            let tables = table_names(bucket, &at.prefix).await?;
             let hint = if tables.is_empty() {
                 " (nothing is there: check --bucket and --prefix)".to_owned()
             } else {
