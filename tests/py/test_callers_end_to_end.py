@@ -24,6 +24,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from datetime import datetime
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -151,8 +152,19 @@ def test_history_never_names_a_wrong_caller(callers):
                       {c.event["eventID"] for c in callers["no_ops"]}
     named = {d["attribution"]["event_ids"][0] for d in documents(callers) if d["attribution"]["status"] == "caller"}
     assert not named & failed_or_no_op
-    # Most changes have exactly one candidate; the rest are marked, never guessed. (The
-    # workload writes ~8 times a second over 12 items, two principals taking turns, so writes
-    # to one key in the same second are common: measured 60-64% callers.)
-    assert statuses["caller"] >= 0.5 * sum(statuses.values()), statuses
+    # A change whose key had no other successful write within the matcher's window (2 s
+    # either side, on whole seconds, plus a second for truncation) has exactly one candidate,
+    # so it must be named; the rest may be ambiguous, never guessed. How many changes are
+    # ambiguous depends on the machine's speed (the workload writes as fast as moto answers:
+    # 41-64% were named across runs here), so the test asserts the rule, not a share.
+    def seconds(event):
+        return datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00")).timestamp()
+
+    for doc in documents(callers):
+        right = truth[doc["event_id"]]
+        near = [c for c in callers["calls"] if c.ok and c.key_id == right.key_id and c is not right
+                and abs(seconds(c.event) - seconds(right.event)) <= 3]
+        if not near:
+            assert doc["attribution"]["status"] == "caller", (doc["attribution"], right.event)
+    assert statuses["caller"] > 0, statuses
     assert statuses["unknown"] == 0, reasons
