@@ -231,44 +231,22 @@ pub async fn fetch<B: Bucket, W: Write>(
     histories: Vec<KeyHistory>,
     progress: &mut Progress<W>,
 ) -> Result<Scanned, BucketError> {
-    let present: Vec<String> = histories
+    progress.total = histories
         .iter()
         .filter(|h| !h.deleted && h.versions > 0)
-        .map(|h| h.key.clone())
-        .collect();
-    progress.total = present.len();
+        .count();
     let bytes = Arc::new(AtomicU64::new(0));
     let counted = Arc::clone(&bytes);
-    let fetched = concurrent::bounded(
-        present,
-        GETS_IN_FLIGHT,
-        |key| {
-            let (bucket, bytes) = (bucket.clone(), Arc::clone(&bytes));
-            async move {
-                let body = bucket.get(&key).await.map(|f| f.body)?;
-                bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
-                Ok::<_, BucketError>(body)
-            }
-        },
-        |done| progress.show(done, counted.load(Ordering::Relaxed)),
-    )
-    .await;
-    let mut bodies = fetched.into_iter();
+    let bodies = trail::current_bodies(bucket, &histories, GETS_IN_FLIGHT, &bytes, |done| {
+        progress.show(done, counted.load(Ordering::Relaxed))
+    })
+    .await?;
     let mut scanned = Scanned {
         bytes: bytes.load(Ordering::Relaxed),
         ..Scanned::default()
     };
-    for history in &histories {
-        let body = if !history.deleted && history.versions > 0 {
-            let body = bodies.next().expect("one result per fetch");
-            scanned.objects += 1;
-            Some(body.map_err(|source| BucketError::Interrupted {
-                action: format!("reading {}", history.key),
-                source,
-            })??)
-        } else {
-            None
-        };
+    for (history, body) in histories.iter().zip(&bodies) {
+        scanned.objects += usize::from(body.is_some());
         let entries = entries_of(history, body.as_deref());
         scanned.documents += entries.iter().filter(|e| e.stored.is_some()).count();
         scanned.entries.extend(entries);

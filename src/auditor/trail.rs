@@ -7,6 +7,9 @@
 //! types and their assembly are pure; only [`read`] reads the bucket (through the
 //! [`Bucket`] port).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::concurrent;
 use crate::document::Stored;
 use crate::store::bucket::{Bucket, BucketError, VersionRow};
@@ -132,6 +135,49 @@ pub fn entry(history: &KeyHistory, body: Option<&[u8]>) -> Entry {
 /// Objects fetched at once while reading a trail.
 const IN_FLIGHT: usize = 8;
 
+/// The current content of each key of `histories`, in their order (`None` where the latest
+/// version is a delete marker), fetched with at most `limit` reads in flight; `bytes` counts
+/// what was read and `on_done` is told how many reads have finished (for progress lines).
+pub(crate) async fn current_bodies<B: Bucket>(
+    bucket: &B,
+    histories: &[KeyHistory],
+    limit: usize,
+    bytes: &Arc<AtomicU64>,
+    on_done: impl FnMut(usize),
+) -> Result<Vec<Option<Vec<u8>>>, BucketError> {
+    // Deleted objects have no current content to fetch.
+    let present = |h: &&KeyHistory| !h.deleted && h.versions > 0;
+    let fetched = concurrent::bounded(
+        histories.iter().filter(present).map(|h| h.key.clone()),
+        limit,
+        |key| {
+            let (bucket, bytes) = (bucket.clone(), Arc::clone(bytes));
+            async move {
+                let body = bucket.get(&key).await?.body;
+                bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+                Ok::<_, BucketError>(body)
+            }
+        },
+        on_done,
+    )
+    .await;
+    let mut fetched = fetched.into_iter();
+    let mut bodies = Vec::with_capacity(histories.len());
+    for history in histories {
+        if !present(&history) {
+            bodies.push(None);
+            continue;
+        }
+        let body = fetched.next().expect("one result per fetch");
+        let body = body.map_err(|source| BucketError::Interrupted {
+            action: format!("reading {}", history.key),
+            source,
+        })??;
+        bodies.push(Some(body));
+    }
+    Ok(bodies)
+}
+
 /// Reads every object under `item_prefix`, in stream order, with the problems found.
 /// Returns `None` when nothing (no object, no delete marker) was ever written there.
 pub async fn read<B: Bucket>(
@@ -143,32 +189,12 @@ pub async fn read<B: Bucket>(
         return Ok(None);
     }
     let histories = group_versions(&rows);
-    // Deleted objects have no current content to fetch.
-    let present = histories.iter().filter(|h| !h.deleted && h.versions > 0);
-    let fetched = concurrent::bounded(
-        present.map(|h| h.key.clone()),
-        IN_FLIGHT,
-        |key| {
-            let bucket = bucket.clone();
-            async move { bucket.get(&key).await.map(|f| f.body) }
-        },
-        |_| {},
-    )
-    .await;
-    let mut bodies = fetched.into_iter();
-    let mut entries = Vec::with_capacity(histories.len());
-    for history in &histories {
-        let body = if !history.deleted && history.versions > 0 {
-            let body = bodies.next().expect("one result per fetch");
-            Some(body.map_err(|source| BucketError::Interrupted {
-                action: format!("reading {}", history.key),
-                source,
-            })??)
-        } else {
-            None
-        };
-        entries.push(entry(history, body.as_deref()));
-    }
+    let bodies = current_bodies(bucket, &histories, IN_FLIGHT, &Arc::default(), |_| {}).await?;
+    let entries = histories
+        .iter()
+        .zip(&bodies)
+        .map(|(history, body)| entry(history, body.as_deref()))
+        .collect();
     Ok(Some(entries))
 }
 
