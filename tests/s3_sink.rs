@@ -49,6 +49,7 @@ fn client(endpoint: &str) -> Client {
         .credentials_provider(Credentials::new("test", "test", None, None, "test"))
         .endpoint_url(endpoint)
         .force_path_style(true)
+        .http_client(ddb_audit::store::https_client())
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(2)

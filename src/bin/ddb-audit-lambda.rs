@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::streams::DynamoDbEventResponse;
 use ddb_audit::clock::{deadline_instant, now};
+use ddb_audit::function::aws::LambdaEnv;
 use ddb_audit::function::config::Config;
 use ddb_audit::function::handler::{self, Settings};
 use ddb_audit::redaction::Redactor;
@@ -45,10 +46,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         s3_operation_timeout_ms = config.s3_timeouts.operation.as_millis() as u64,
         "starting"
     );
-    let client = store::writer_client(config.force_path_style, config.s3_timeouts).await;
+    let aws = match LambdaEnv::from_env() {
+        Ok(aws) => aws,
+        Err(error) => {
+            tracing::error!(variable = error.variable(), "configuration error: {error}");
+            eprintln!("ddb-audit-lambda: configuration error: {error}");
+            std::process::exit(78);
+        }
+    };
+    let client = store::writer_client(aws.s3_config(), config.force_path_style, config.s3_timeouts);
     let sink = Arc::new(S3Sink::new(client, config.bucket.clone()));
     let mut settings = Settings::from(&config);
-    settings.render.redaction = match redaction(&config).await {
+    settings.render.redaction = match redaction(&config, &aws).await {
         Ok(redaction) => redaction.map(Arc::new),
         Err(message) => {
             tracing::error!(
@@ -86,11 +95,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
 /// The redaction the settings ask for, its secret read once here; a secret that cannot be
 /// read, or is too short, stops the cold start (never a trail written in clear).
-async fn redaction(config: &Config) -> Result<Option<Redactor>, String> {
+async fn redaction(config: &Config, aws: &LambdaEnv) -> Result<Option<Redactor>, String> {
     let Some(arn) = &config.redact_secret_arn else {
         return Ok(None);
     };
-    let secret = store::secret::fetch(arn)
+    let secret = store::secret::fetch(&aws.secrets_manager_client(), arn)
         .await
         .map_err(|e| format!("AUDIT_REDACT_SECRET_ARN: {e}"))?;
     let redactor = Redactor::new(config.redact.clone(), &secret)

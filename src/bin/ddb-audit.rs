@@ -312,7 +312,7 @@ async fn item(args: &ItemArgs) -> Result<ItemRef, CommandError> {
 async fn cli_redactor(patterns: &str, arn: &str) -> Result<Redactor, CommandError> {
     let patterns = Pattern::parse_list(patterns)
         .map_err(|e| CommandError::Setting(format!("--redact: {e}")))?;
-    let secret = ddb_audit::store::secret::fetch(arn)
+    let secret = ddb_audit::store::secret::fetch_as_auditor(arn)
         .await
         .map_err(|e| CommandError::Setting(format!("--redact-secret-arn: {e}")))?;
     Redactor::new(patterns, &secret)
@@ -432,7 +432,7 @@ async fn run(cli: Cli) -> Result<i32, CommandError> {
                         file.display()
                     ))
                 })?,
-                (Some(arn), None) => ddb_audit::store::secret::fetch(arn)
+                (Some(arn), None) => ddb_audit::store::secret::fetch_as_auditor(arn)
                     .await
                     .map_err(|e| CommandError::Setting(format!("--secret-arn: {e}")))?,
                 (None, None) => unreachable!("clap requires one"),

@@ -4,6 +4,7 @@
 //! batch (`plan`), writes them through a [`crate::store::sink::Sink`] (`write`), and
 //! answers Lambda; [`metrics`] is the EMF line it prints.
 
+pub mod aws;
 pub mod config;
 pub mod deadline;
 pub mod handler;

@@ -216,13 +216,17 @@ pub async fn command(
     let env = |name: &str| std::env::var(name).ok();
     let force_path_style = store::force_path_style(env)?;
     let timeouts = S3Timeouts::from_lookup(env)?;
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let shared = store::sdk_config().await;
     let clients = Clients {
         sqs: aws_sdk_sqs::Client::new(&shared),
         streams: aws_sdk_dynamodbstreams::Client::new(&shared),
     };
     let sink = Arc::new(S3Sink::new(
-        store::writer_client(force_path_style, timeouts).await,
+        store::writer_client(
+            aws_sdk_s3::config::Builder::from(&shared),
+            force_path_style,
+            timeouts,
+        ),
         bucket,
     ));
     let mut prefix = prefix.to_owned();

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
+use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_smithy_http_client::tls;
 
 pub mod bucket;
 pub mod secret;
@@ -134,22 +136,51 @@ fn millis(
     }
 }
 
-/// The S3 client, from the SDK's environment (region, credentials chain,
-/// `AWS_ENDPOINT_URL_S3`), with path-style addressing when asked for. The SDK's default
-/// timeouts apply (the auditor's reads may stream large objects).
+/// The HTTPS client every AWS client here sends its requests through: hyper 1 with rustls on
+/// the *ring* crypto provider, trusting the system's root certificates (read once, at the first
+/// connection).
+///
+/// Ring, not the SDK's default aws-lc: the same TLS 1.2/1.3 cipher suites the SDK allows, with no
+/// C library to compile from source and a smaller bootstrap. What ring lacks is the hybrid
+/// post-quantum key exchange and a FIPS mode; a deployment that needs either can swap the
+/// provider here (`CryptoMode::AwsLc` or `AwsLcFips`, with the matching crate feature).
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+/// The auditor's AWS configuration: the SDK's whole chain, as the AWS CLI reads it (region and
+/// credentials from the environment, profiles, SSO, `credential_process`, IMDS;
+/// `AWS_ENDPOINT_URL_<SERVICE>` for local servers).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
+
+/// The S3 client from the auditor's configuration ([`sdk_config`]), with path-style
+/// addressing when asked for. The SDK's default timeouts apply (the auditor's reads may
+/// stream large objects).
 pub async fn client(force_path_style: bool) -> aws_sdk_s3::Client {
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let config = aws_sdk_s3::config::Builder::from(&shared)
+    let config = aws_sdk_s3::config::Builder::from(&sdk_config().await)
         .force_path_style(force_path_style)
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
 
-/// [`client`] with explicit attempt and operation timeouts: the writer's client (the
-/// function's, and `recover`'s, which writes as the function does).
-pub async fn writer_client(force_path_style: bool, timeouts: S3Timeouts) -> aws_sdk_s3::Client {
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let config = aws_sdk_s3::config::Builder::from(&shared)
+/// The writer's S3 client (the function's, and `recover`'s, which writes as the function
+/// does): `base` with path-style addressing when asked for and explicit attempt and operation
+/// timeouts.
+pub fn writer_client(
+    base: aws_sdk_s3::config::Builder,
+    force_path_style: bool,
+    timeouts: S3Timeouts,
+) -> aws_sdk_s3::Client {
+    let config = base
         .force_path_style(force_path_style)
         .timeout_config(timeouts.sdk_config())
         .build();

@@ -20,11 +20,11 @@ pub enum SecretError {
     Empty { arn: String },
 }
 
-/// The bytes of the secret `arn`, through the SDK's environment (region, credentials,
-/// `AWS_ENDPOINT_URL_SECRETS_MANAGER` for a local server).
-pub async fn fetch(arn: &str) -> Result<Vec<u8>, SecretError> {
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = aws_sdk_secretsmanager::Client::new(&shared);
+/// The bytes of the secret `arn`, read through `client`.
+pub async fn fetch(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+) -> Result<Vec<u8>, SecretError> {
     let output = client
         .get_secret_value()
         .secret_id(arn)
@@ -43,4 +43,11 @@ pub async fn fetch(arn: &str) -> Result<Vec<u8>, SecretError> {
             arn: arn.to_owned(),
         }),
     }
+}
+
+/// [`fetch`] with the auditor's configuration (`store::sdk_config`: profiles, SSO,
+/// `AWS_ENDPOINT_URL_SECRETS_MANAGER` for a local server).
+pub async fn fetch_as_auditor(arn: &str) -> Result<Vec<u8>, SecretError> {
+    let client = aws_sdk_secretsmanager::Client::new(&super::sdk_config().await);
+    fetch(&client, arn).await
 }
