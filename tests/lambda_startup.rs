@@ -11,6 +11,7 @@ fn start_with(vars: &[(&str, &str)]) -> std::process::Output {
             command.env_remove(name);
         }
     }
+    command.env_remove("RUST_LOG");
     command.envs(vars.iter().copied());
     command.output().expect("run ddb-audit-lambda")
 }
@@ -40,4 +41,26 @@ fn bad_mode_stops_the_cold_start_with_accepted_values() {
         stdout.contains("\"variable\":\"AUDIT_MODE\""),
         "the JSON log names it too: {stdout}"
     );
+}
+
+// A RUST_LOG that is neither a level nor target=level directives stops the cold start naming
+// it (a typo must not silence the logs); a plain level and directives both start.
+#[test]
+fn bad_log_filter_stops_the_cold_start() {
+    let output = start_with(&[("RUST_LOG", "ddb_audit=loud")]);
+    assert_eq!(output.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("RUST_LOG=\"ddb_audit=loud\" is invalid: expected a level"),
+        "{stderr}"
+    );
+    for good in ["debug", "warn,ddb_audit=debug"] {
+        let output = start_with(&[("RUST_LOG", good)]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("RUST_LOG"), "{good}: {stderr}");
+        assert!(
+            stderr.contains("AUDIT_BUCKET is required"),
+            "{good}: {stderr}"
+        );
+    }
 }

@@ -2,8 +2,9 @@
 //!
 //! The flags are read first ([`Query::parse`]), so a bad one costs no request. Then the
 //! table's layout decides what is listed ([`crate::auditor::scan`]): in batch mode only the
-//! `dt=/hour=` partitions the window touches; in record mode every item prefix (the layout
-//! is per item, and a key says nothing of time), or one with `--key`. Documents are kept
+//! `dt=/hour=` partitions the window touches; in record mode every item (the layout is per
+//! item, and a key says nothing of time: one listing under the items' common prefix), or one
+//! with `--key`. Documents are kept
 //! when their record's creation time is in the window and the filters hold, then shown in
 //! time order (stream order within an item), one line per change, rendered as `history`
 //! renders them. Matching and rendering ([`Filter`], [`render`]) are pure.
@@ -236,11 +237,13 @@ pub async fn run<B: Bucket, W: Write>(
     if layout.items.is_empty() && layout.days.is_empty() {
         return Err(no_table(bucket, at, &query.table).await);
     }
+    // Record mode lists every item at once, under the items' common prefix: one paginated
+    // listing (1,000 versions a page) instead of one per item, a request per page rather than
+    // per item on S3.
     let mut prefixes = match &query.filter.key {
-        Some(keys) if !layout.items.is_empty() => {
-            vec![key::item_prefix(&at.prefix, &query.table, keys)]
-        }
-        _ => layout.items.clone(),
+        _ if layout.items.is_empty() => Vec::new(),
+        Some(keys) => vec![key::item_prefix(&at.prefix, &query.table, keys)],
+        None => vec![format!("{table_prefix}item=")],
     };
     prefixes.extend(scan::partition_prefixes(
         &table_prefix,

@@ -13,18 +13,26 @@ use ddb_audit::redaction::Redactor;
 use ddb_audit::store::{self, sink::S3Sink};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{ParseError, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    let filter = match log_filter(std::env::var("RUST_LOG").ok().as_deref()) {
+        Ok(filter) => filter,
+        Err(error) => {
+            eprintln!("ddb-audit-lambda: configuration error: {error}");
+            std::process::exit(78);
+        }
+    };
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
         .with_ansi(false)
         .with_current_span(false)
         .with_target(false)
+        .finish()
+        .with(filter)
         .init();
 
     let config = match Config::from_env() {
@@ -110,4 +118,19 @@ async fn redaction(config: &Config, aws: &LambdaEnv) -> Result<Option<Redactor>,
         "redaction on"
     );
     Ok(Some(redactor))
+}
+
+/// `RUST_LOG`: a level (`info`, the default when unset or empty), or comma-separated
+/// `target=level` directives (`warn,ddb_audit=debug`). A value that is neither stops the cold
+/// start naming the variable: a typo must not silence the function's logs.
+fn log_filter(value: Option<&str>) -> Result<Targets, String> {
+    match value.filter(|v| !v.is_empty()) {
+        None => Ok(Targets::new().with_default(tracing::Level::INFO)),
+        Some(text) => text.parse().map_err(|e: ParseError| {
+            format!(
+                "RUST_LOG={text:?} is invalid: expected a level (error, warn, info, debug, \
+                 trace) or comma-separated target=level directives ({e})"
+            )
+        }),
+    }
 }

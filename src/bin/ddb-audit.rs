@@ -222,6 +222,23 @@ enum Command {
         /// Leave `old_image` and `new_image` out (the function's AUDIT_INCLUDE_IMAGES=false).
         #[arg(long)]
         no_images: bool,
+        /// The function's AUDIT_REDACT: what it withholds is withheld here too, so a
+        /// recovered document is the one the function would have stored.
+        #[arg(
+            long,
+            env = "AUDIT_REDACT",
+            value_name = "PATTERNS",
+            requires = "redact_secret_arn"
+        )]
+        redact: Option<String>,
+        /// The function's AUDIT_REDACT_SECRET_ARN: the secret keying the tokens.
+        #[arg(
+            long,
+            env = "AUDIT_REDACT_SECRET_ARN",
+            value_name = "ARN",
+            requires = "redact"
+        )]
+        redact_secret_arn: Option<String>,
     },
 }
 
@@ -465,7 +482,7 @@ async fn run_recover(
     queue_url: &str,
     args: &BucketArgs,
     mode: &str,
-    no_images: bool,
+    render: RenderOptions,
 ) -> Result<i32, ddb_audit::recovery::run::RecoverError> {
     let mode = if mode == "batch" {
         Mode::Batch
@@ -483,7 +500,7 @@ async fn run_recover(
         &args.bucket,
         &args.prefix,
         mode,
-        !no_images,
+        render,
         &mut io::stdout().lock(),
         &mut progress,
     )
@@ -543,9 +560,25 @@ fn main() -> ExitCode {
         bucket,
         mode,
         no_images,
+        redact,
+        redact_secret_arn,
     } = &cli.command
     {
-        return match runtime.block_on(run_recover(queue_url, bucket, mode, *no_images)) {
+        let redaction = match (redact, redact_secret_arn) {
+            (Some(patterns), Some(arn)) => match runtime.block_on(cli_redactor(patterns, arn)) {
+                Ok(redactor) => Some(Arc::new(redactor)),
+                Err(e) => {
+                    eprintln!("ddb-audit: {e}");
+                    return ExitCode::FAILURE;
+                }
+            },
+            _ => None,
+        };
+        let options = RenderOptions {
+            include_images: !no_images,
+            redaction,
+        };
+        return match runtime.block_on(run_recover(queue_url, bucket, mode, options)) {
             Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
             Err(e) => {
                 eprintln!(

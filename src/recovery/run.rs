@@ -203,13 +203,13 @@ pub async fn recover<S: Sink>(
 /// `ddb-audit recover`: builds the clients from the SDK's environment (as the function
 /// does: `AWS_ENDPOINT_URL_S3`, `AUDIT_S3_FORCE_PATH_STYLE` and the S3 timeouts apply) and
 /// recovers every message of `queue_url` into `bucket` under `prefix`, as the function in
-/// `mode` would write it.
+/// `mode` rendering with `render` (images, redaction) would write it.
 pub async fn command(
     queue_url: &str,
     bucket: &str,
     prefix: &str,
     mode: Mode,
-    include_images: bool,
+    render: crate::document::RenderOptions,
     out: &mut impl Write,
     progress: &mut Option<&mut dyn Write>,
 ) -> Result<Summary, RecoverError> {
@@ -239,10 +239,7 @@ pub async fn command(
         settings: Settings {
             prefix,
             mode,
-            render: crate::document::RenderOptions {
-                include_images,
-                ..Default::default()
-            },
+            render,
             max_concurrency: 32,
             write_margin: timeouts.operation,
         },

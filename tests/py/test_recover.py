@@ -156,9 +156,10 @@ def send_failure(world, first: int, last: int) -> dict:
     return info
 
 
-def recover(ddb_audit: Path, world, *extra: str, mode: str = "record") -> subprocess.CompletedProcess:
+def recover(ddb_audit: Path, world, *extra: str, mode: str = "record",
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = tools_env(AWS_ENDPOINT_URL=world["endpoint"], AWS_ENDPOINT_URL_DYNAMODB_STREAMS=world["proxy"].endpoint,
-                    AUDIT_S3_FORCE_PATH_STYLE="true")
+                    AUDIT_S3_FORCE_PATH_STYLE="true", **(env or {}))
     cmd = [str(ddb_audit), "recover", "--queue-url", world["queue_url"], "--bucket", world["bucket"],
            "--prefix", PREFIX, "--mode", mode, *extra]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
@@ -277,3 +278,29 @@ def test_an_unreadable_message_stays_in_the_queue(ddb_audit, world):
     assert run.returncode == 1, run.stdout + run.stderr
     assert "LEFT IN QUEUE" in run.stdout and "DDBStreamBatchInfo" in run.stdout, run.stdout
     assert queue_size(world) == 1
+
+
+# A redacting deployment's recovery withholds what the function withholds: with the function's
+# AUDIT_REDACT and AUDIT_REDACT_SECRET_ARN in the environment, each recovered document is
+# exactly what `transform --redact` renders with the same secret, and no withheld value reaches
+# the bucket in clear.
+def test_a_redacting_deployment_recovers_redacted(ddb_audit, world, tmp_path):
+    secret = "r" * 16 + "0123456789abcdef" * 2
+    arn = boto_client("secretsmanager", world["endpoint"]).create_secret(
+        Name=f"redaction-{uuid.uuid4().hex[:8]}", SecretString=secret)["ARN"]
+    send_failure(world, 0, 5)
+    env = dict(AUDIT_REDACT="/total,/blob", AUDIT_REDACT_SECRET_ARN=arn)
+    run = recover(ddb_audit, world, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(secret)
+    event = {"Records": [dict(r, eventSourceARN=world["stream_arn"]) for r in world["records"][0:6]]}
+    out = subprocess.run([str(ddb_audit), "transform", "--redact", "/total,/blob", "--redact-secret-file",
+                          str(secret_file), "-"], input=json.dumps(event), capture_output=True, text=True,
+                         check=True)
+    expected = {d["event_id"]: d for d in map(json.loads, out.stdout.splitlines())}
+    objects = stored(world, PREFIX)
+    assert {v[0]["event_id"]: v[0] for v in objects.values()} == expected
+    assert expected and all(d.get("redaction") for d in expected.values()), expected
+    text = json.dumps(objects)
+    assert "12345678901234567890.123" not in text and '"0.50"' not in text, "a withheld value in clear"
