@@ -144,12 +144,12 @@ pub fn redact_record<'a>(
     record: &StreamRecord<'a>,
     redactor: &Redactor,
 ) -> Result<StreamRecord<'a>, RecordError> {
-    let redact = |item: &Item<'_>| {
+    let redact = |item: &Item<'a>| {
         redactor.redact_item(item).map_err(|e| RecordError {
             message: e.to_string(),
         })
     };
-    let image = |image: &Option<Item<'_>>| image.as_ref().map(redact).transpose();
+    let image = |image: &Option<Item<'a>>| image.as_ref().map(redact).transpose();
     Ok(StreamRecord {
         keys: redact(&record.keys)?,
         old_image: image(&record.old_image)?,

@@ -118,6 +118,18 @@ impl<'a> AttributeValue<'a> {
 }
 
 impl<'a> Item<'a> {
+    /// The item's own entries, names as stored (borrowed from the event where they were).
+    pub(crate) fn entries(&self) -> &[(Cow<'a, str>, AttributeValue<'a>)] {
+        &self.0
+    }
+
+    /// An item from entries already in ascending order of name with no name twice (those of
+    /// another item, values replaced one for one).
+    pub(crate) fn from_sorted_entries(entries: Vec<(Cow<'a, str>, AttributeValue<'a>)>) -> Self {
+        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+        Self(entries)
+    }
+
     /// An item from attributes in any order; `None` if a name repeats.
     pub fn from_attributes(
         mut attributes: Vec<(Cow<'a, str>, AttributeValue<'a>)>,
