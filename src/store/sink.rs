@@ -94,8 +94,8 @@ impl SinkError {
 
 /// Writes objects, each at most once.
 ///
-/// The returned future is `Send` so the handler can run many writes at once on the
-/// multi-threaded runtime.
+/// The returned future is `Send` so the handler can run many writes at once as tasks of any
+/// tokio runtime (the function's is single-threaded; `recover`'s is not).
 pub trait Sink: Send + Sync + 'static {
     /// Stores `object` unless its key already holds one.
     fn put(&self, object: Object) -> impl Future<Output = Result<PutOutcome, SinkError>> + Send;
