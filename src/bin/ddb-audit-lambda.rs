@@ -49,15 +49,7 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         .with(filter)
         .init();
 
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(error) => {
-            // A bad setting must stop the cold start loudly, not fail every batch later.
-            tracing::error!(variable = error.variable(), "configuration error: {error}");
-            eprintln!("ddb-audit-lambda: configuration error: {error}");
-            std::process::exit(78);
-        }
-    };
+    let config = Config::from_env().unwrap_or_else(|error| stop(error.variable(), &error));
     tracing::info!(
         bucket = %config.bucket,
         prefix = %config.prefix,
@@ -68,27 +60,13 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         s3_operation_timeout_ms = config.s3_timeouts.operation.as_millis() as u64,
         "starting"
     );
-    let aws = match LambdaEnv::from_env() {
-        Ok(aws) => aws,
-        Err(error) => {
-            tracing::error!(variable = error.variable(), "configuration error: {error}");
-            eprintln!("ddb-audit-lambda: configuration error: {error}");
-            std::process::exit(78);
-        }
-    };
+    let aws = LambdaEnv::from_env().unwrap_or_else(|error| stop(error.variable(), &error));
     let client = store::writer_client(aws.s3_config(), config.force_path_style, config.s3_timeouts);
     let sink = Arc::new(S3Sink::new(client, config.bucket.clone()));
     let mut settings = Settings::from(&config);
     settings.render.redaction = match redaction(&config, &aws).await {
         Ok(redaction) => redaction.map(Arc::new),
-        Err(message) => {
-            tracing::error!(
-                variable = "AUDIT_REDACT_SECRET_ARN",
-                "configuration error: {message}"
-            );
-            eprintln!("ddb-audit-lambda: configuration error: {message}");
-            std::process::exit(78);
-        }
+        Err(message) => stop("AUDIT_REDACT_SECRET_ARN", &message),
     };
     let function_name =
         std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "ddb-audit-lambda".to_owned());
@@ -132,6 +110,14 @@ async fn redaction(config: &Config, aws: &LambdaEnv) -> Result<Option<Redactor>,
         "redaction on"
     );
     Ok(Some(redactor))
+}
+
+/// Stops the cold start on a bad setting, loudly (a log line naming the variable, the message on
+/// stderr, exit status 78, sysexits' EX_CONFIG) rather than failing every batch later.
+fn stop(variable: &'static str, error: &dyn std::fmt::Display) -> ! {
+    tracing::error!(variable, "configuration error: {error}");
+    eprintln!("ddb-audit-lambda: configuration error: {error}");
+    std::process::exit(78);
 }
 
 /// `RUST_LOG`: a level (`info`, the default when unset or empty), or comma-separated

@@ -61,10 +61,12 @@ struct ItemArgs {
     redaction: RedactionArgs,
 }
 
-/// A redacting deployment's settings, to find an item whose key attributes are withheld.
+/// A redacting deployment's settings: `history` and `replay` find an item whose key
+/// attributes are withheld; `recover` withholds what the function withholds, so a recovered
+/// document is the one the function would have stored.
 #[derive(Debug, Args)]
 struct RedactionArgs {
-    /// The function's AUDIT_REDACT, when it redacts a key attribute (needs the secret).
+    /// The function's AUDIT_REDACT (needs its secret, --redact-secret-arn).
     #[arg(
         long,
         env = "AUDIT_REDACT",
@@ -222,23 +224,8 @@ enum Command {
         /// Leave `old_image` and `new_image` out (the function's AUDIT_INCLUDE_IMAGES=false).
         #[arg(long)]
         no_images: bool,
-        /// The function's AUDIT_REDACT: what it withholds is withheld here too, so a
-        /// recovered document is the one the function would have stored.
-        #[arg(
-            long,
-            env = "AUDIT_REDACT",
-            value_name = "PATTERNS",
-            requires = "redact_secret_arn"
-        )]
-        redact: Option<String>,
-        /// The function's AUDIT_REDACT_SECRET_ARN: the secret keying the tokens.
-        #[arg(
-            long,
-            env = "AUDIT_REDACT_SECRET_ARN",
-            value_name = "ARN",
-            requires = "redact"
-        )]
-        redact_secret_arn: Option<String>,
+        #[command(flatten)]
+        redaction: RedactionArgs,
     },
 }
 
@@ -560,11 +547,10 @@ fn main() -> ExitCode {
         bucket,
         mode,
         no_images,
-        redact,
-        redact_secret_arn,
+        redaction,
     } = &cli.command
     {
-        let redaction = match (redact, redact_secret_arn) {
+        let redaction = match (&redaction.redact, &redaction.redact_secret_arn) {
             (Some(patterns), Some(arn)) => match runtime.block_on(cli_redactor(patterns, arn)) {
                 Ok(redactor) => Some(Arc::new(redactor)),
                 Err(e) => {
