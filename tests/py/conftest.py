@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -398,6 +399,23 @@ def lambda_watch(moto_endpoint, lambda_binary, tmp_path):
         yield watch
     finally:
         watch.stop()
+
+
+@pytest.fixture(scope="session")
+def ddb_audit_bin(tmp_path_factory) -> Path:
+    """The ddb-audit binary, built once (debug profile: the CLI is not on the hot path) and
+    copied at once, so a concurrent build sharing CARGO_TARGET_DIR cannot swap it mid-test."""
+    build = subprocess.run(
+        ["cargo", "build", "--quiet", "--bin", "ddb-audit", "--message-format=json"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    if build.returncode != 0:
+        pytest.fail(f"cargo build --bin ddb-audit failed:\n{build.stderr[-6000:]}", pytrace=False)
+    built = [json.loads(line).get("executable") for line in build.stdout.splitlines()]
+    executable = next(path for path in built if path and Path(path).name == "ddb-audit")
+    copy = tmp_path_factory.mktemp("bin") / "ddb-audit"
+    shutil.copy2(executable, copy)
+    return copy
 
 
 @pytest.fixture(scope="session")

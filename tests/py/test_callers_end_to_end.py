@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import calltrail  # noqa: E402
 import workload  # noqa: E402
 from conftest import REGION, LambdaWatch, boto_client, make_audit_bucket  # noqa: E402
-from test_end_to_end import Cli, ddb_audit_bin  # noqa: E402,F401
+from test_end_to_end import Cli  # noqa: E402
 
 TABLE = f"Orders-{uuid.uuid4().hex[:8]}"
 PREFIX = "audit/"

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -83,23 +82,6 @@ def norm_item(item: dict | None):
 
 
 # --- the CLI -----------------------------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def ddb_audit_bin(tmp_path_factory) -> Path:
-    """The ddb-audit binary, built once (debug profile: the CLI is not on the hot path) and
-    copied at once, so a concurrent build sharing CARGO_TARGET_DIR cannot swap it mid-test."""
-    build = subprocess.run(
-        ["cargo", "build", "--quiet", "--bin", "ddb-audit", "--message-format=json"],
-        cwd=ROOT, capture_output=True, text=True,
-    )
-    if build.returncode != 0:
-        pytest.fail(f"cargo build --bin ddb-audit failed:\n{build.stderr[-6000:]}", pytrace=False)
-    built = [json.loads(line).get("executable") for line in build.stdout.splitlines()]
-    executable = next(path for path in built if path and Path(path).name == "ddb-audit")
-    copy = tmp_path_factory.mktemp("bin") / "ddb-audit"
-    shutil.copy2(executable, copy)
-    return copy
-
 
 class Cli:
     def __init__(self, binary: Path, endpoint: str, bucket: str, prefix: str):

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import athena_sql  # noqa: E402
 import workload  # noqa: E402
 from conftest import LambdaWatch, boto_client, make_audit_bucket, tools_env  # noqa: E402
-from test_end_to_end import ddb_audit_bin, norm_item  # noqa: E402,F401  (a fixture, and a helper)
+from test_end_to_end import norm_item  # noqa: E402
 
 TABLE = f"Inv-{uuid.uuid4().hex[:8]}"
 LAYOUTS = {"record": "record/", "batch": "batch/"}
@@ -54,7 +54,7 @@ class Cli:
 
 
 @pytest.fixture(scope="module")
-def scenario(moto_endpoint, lambda_binary, ddb_audit_bin, tmp_path_factory):  # noqa: F811
+def scenario(moto_endpoint, lambda_binary, ddb_audit_bin, tmp_path_factory):
     dynamodb = boto_client("dynamodb", moto_endpoint)
     streams = boto_client("dynamodbstreams", moto_endpoint)
     s3 = boto_client("s3", moto_endpoint)

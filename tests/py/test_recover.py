@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import shutil
 import subprocess
 import threading
 import urllib.error
@@ -26,22 +25,6 @@ import pytest
 from conftest import ROOT, boto_client, make_audit_bucket, tools_env
 
 PREFIX = "audit/"
-
-
-@pytest.fixture(scope="module")
-def ddb_audit(tmp_path_factory) -> Path:
-    """The ddb-audit binary, built once and copied (a concurrent build cannot swap it)."""
-    build = subprocess.run(
-        ["cargo", "build", "--quiet", "--bin", "ddb-audit", "--message-format=json"],
-        cwd=ROOT, capture_output=True, text=True,
-    )
-    if build.returncode != 0:
-        pytest.fail(f"cargo build --bin ddb-audit failed:\n{build.stderr[-6000:]}", pytrace=False)
-    built = [json.loads(line).get("executable") for line in build.stdout.splitlines()]
-    executable = next(path for path in built if path and Path(path).name == "ddb-audit")
-    copy = tmp_path_factory.mktemp("bin") / "ddb-audit"
-    shutil.copy2(executable, copy)
-    return copy
 
 
 class TrimmingProxy:
@@ -192,13 +175,13 @@ def queue_size(world) -> int:
 # Two skipped batches come back whole, each document exactly transform's, once, under the
 # function's record-mode key; the messages are deleted; a second run of the same ranges finds
 # every document stored (412) and writes nothing.
-def test_skipped_ranges_come_back_whole(ddb_audit, world):
+def test_skipped_ranges_come_back_whole(ddb_audit_bin, world):
     send_failure(world, 0, 3)
     send_failure(world, 6, 10)
-    run = recover(ddb_audit, world)
+    run = recover(ddb_audit_bin, world)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 messages: 2 recovered (9 records, 9 objects written, 0 already stored)" in run.stdout, run.stdout
-    expected = transform(ddb_audit, world, 0, 3) | transform(ddb_audit, world, 6, 10)
+    expected = transform(ddb_audit_bin, world, 0, 3) | transform(ddb_audit_bin, world, 6, 10)
     objects = stored(world, PREFIX)
     assert all(len(versions) == 1 for versions in objects.values()), "one version per object"
     documents = {versions[0]["event_id"]: versions[0] for versions in objects.values()}
@@ -209,7 +192,7 @@ def test_skipped_ranges_come_back_whole(ddb_audit, world):
     assert queue_size(world) == 0
 
     send_failure(world, 0, 3)
-    again = recover(ddb_audit, world)
+    again = recover(ddb_audit_bin, world)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "1 messages: 1 recovered (4 records, 0 objects written, 4 already stored)" in again.stdout, again.stdout
     assert stored(world, PREFIX) == objects
@@ -217,11 +200,11 @@ def test_skipped_ranges_come_back_whole(ddb_audit, world):
 
 # Batch mode writes the range as the function would: gzip JSON Lines objects named after their
 # first record, holding exactly transform's documents.
-def test_batch_mode_recovers_as_the_function_writes(ddb_audit, world):
+def test_batch_mode_recovers_as_the_function_writes(ddb_audit_bin, world):
     import gzip
 
     send_failure(world, 2, 9)
-    run = recover(ddb_audit, world, mode="batch")
+    run = recover(ddb_audit_bin, world, mode="batch")
     assert run.returncode == 0, run.stdout + run.stderr
     s3, bucket = world["s3"], world["bucket"]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=PREFIX).get("Contents", [])]
@@ -230,19 +213,19 @@ def test_batch_mode_recovers_as_the_function_writes(ddb_audit, world):
     assert any(k.endswith(f"/{first_seq:0>40}.jsonl.gz") for k in keys), keys
     lines = [json.loads(line) for k in keys
              for line in gzip.decompress(s3.get_object(Bucket=bucket, Key=k)["Body"].read()).splitlines()]
-    assert {d["event_id"]: d for d in lines} == transform(ddb_audit, world, 2, 9)
+    assert {d["event_id"]: d for d in lines} == transform(ddb_audit_bin, world, 2, 9)
     assert len(lines) == 8
 
 
 # A range the stream no longer holds is reported (exit status 2, one GAP line), recorded as a
 # schema-valid gap record under gaps/, and its message deleted; the other range is recovered.
-def test_a_trimmed_range_is_reported_and_recorded_as_a_gap(ddb_audit, world):
+def test_a_trimmed_range_is_reported_and_recorded_as_a_gap(ddb_audit_bin, world):
     from jsonschema import Draft202012Validator
 
     trimmed = send_failure(world, 0, 2)
     world["proxy"].trimmed.add(trimmed["startSequenceNumber"])
     send_failure(world, 3, 5)
-    run = recover(ddb_audit, world)
+    run = recover(ddb_audit_bin, world)
     assert run.returncode == 2, run.stdout + run.stderr
     gap_lines = [line for line in run.stdout.splitlines() if line.startswith("GAP ")]
     assert len(gap_lines) == 1 and "trimmed" in gap_lines[0], run.stdout
@@ -257,11 +240,11 @@ def test_a_trimmed_range_is_reported_and_recorded_as_a_gap(ddb_audit, world):
     assert gap["missing"] == [{"reason": "trimmed", "after": None, "before": None}]
     assert gap["recovered_records"] == 0 and "TrimmedDataAccessException" in gap["detail"]
     documents = [v[0] for k, v in stored(world, PREFIX).items() if not k.startswith(PREFIX + "gaps/")]
-    assert {d["event_id"] for d in documents} == set(transform(ddb_audit, world, 3, 5))
+    assert {d["event_id"] for d in documents} == set(transform(ddb_audit_bin, world, 3, 5))
     assert queue_size(world) == 0
     # verify lists the gap as known, not as a problem.
     verify = subprocess.run(
-        [str(ddb_audit), "verify", "--bucket", world["bucket"], "--prefix", PREFIX],
+        [str(ddb_audit_bin), "verify", "--bucket", world["bucket"], "--prefix", PREFIX],
         env=tools_env(AWS_ENDPOINT_URL_S3=world["endpoint"], AUDIT_S3_FORCE_PATH_STYLE="true"),
         capture_output=True, text=True, timeout=120,
     )
@@ -272,9 +255,9 @@ def test_a_trimmed_range_is_reported_and_recorded_as_a_gap(ddb_audit, world):
 
 # A message that is not a batch description is reported and left in the queue (exit status 1),
 # visible again for the next run.
-def test_an_unreadable_message_stays_in_the_queue(ddb_audit, world):
+def test_an_unreadable_message_stays_in_the_queue(ddb_audit_bin, world):
     world["sqs"].send_message(QueueUrl=world["queue_url"], MessageBody='{"not": "a batch"}')
-    run = recover(ddb_audit, world)
+    run = recover(ddb_audit_bin, world)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "LEFT IN QUEUE" in run.stdout and "DDBStreamBatchInfo" in run.stdout, run.stdout
     assert queue_size(world) == 1
@@ -284,18 +267,18 @@ def test_an_unreadable_message_stays_in_the_queue(ddb_audit, world):
 # AUDIT_REDACT and AUDIT_REDACT_SECRET_ARN in the environment, each recovered document is
 # exactly what `transform --redact` renders with the same secret, and no withheld value reaches
 # the bucket in clear.
-def test_a_redacting_deployment_recovers_redacted(ddb_audit, world, tmp_path):
+def test_a_redacting_deployment_recovers_redacted(ddb_audit_bin, world, tmp_path):
     secret = "r" * 16 + "0123456789abcdef" * 2
     arn = boto_client("secretsmanager", world["endpoint"]).create_secret(
         Name=f"redaction-{uuid.uuid4().hex[:8]}", SecretString=secret)["ARN"]
     send_failure(world, 0, 5)
     env = dict(AUDIT_REDACT="/total,/blob", AUDIT_REDACT_SECRET_ARN=arn)
-    run = recover(ddb_audit, world, env=env)
+    run = recover(ddb_audit_bin, world, env=env)
     assert run.returncode == 0, run.stdout + run.stderr
     secret_file = tmp_path / "secret"
     secret_file.write_text(secret)
     event = {"Records": [dict(r, eventSourceARN=world["stream_arn"]) for r in world["records"][0:6]]}
-    out = subprocess.run([str(ddb_audit), "transform", "--redact", "/total,/blob", "--redact-secret-file",
+    out = subprocess.run([str(ddb_audit_bin), "transform", "--redact", "/total,/blob", "--redact-secret-file",
                           str(secret_file), "-"], input=json.dumps(event), capture_output=True, text=True,
                          check=True)
     expected = {d["event_id"]: d for d in map(json.loads, out.stdout.splitlines())}
