@@ -155,11 +155,22 @@ pub fn https_client() -> SharedHttpClient {
 /// The auditor's AWS configuration: the SDK's whole chain, as the AWS CLI reads it (region and
 /// credentials from the environment, profiles, SSO, `credential_process`, IMDS;
 /// `AWS_ENDPOINT_URL_<SERVICE>` for local servers).
+///
+/// Loaded once per process: a command that reads the audit bucket, the trail bucket and the
+/// redaction secret shares one configuration, so profile files are read and credentials (an SSO
+/// token exchange, an assumed role) resolved once, not once per client.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https_client())
-        .load()
+    static SHARED: tokio::sync::OnceCell<aws_config::SdkConfig> =
+        tokio::sync::OnceCell::const_new();
+    SHARED
+        .get_or_init(|| async {
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .http_client(https_client())
+                .load()
+                .await
+        })
         .await
+        .clone()
 }
 
 /// The S3 client from the auditor's configuration ([`sdk_config`]), with path-style
